@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+// socket-proxy: a policy-checking proxy for the Docker Engine API socket.
+import PackageDescription
+
+let package = Package(
+    name: "socket-proxy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SocketProxyCore", targets: ["SocketProxyCore"]),
+        .executable(name: "socket-proxy", targets: ["socket-proxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Linux calls the Swift importer cannot see (epoll, splice, pipe2, accept4, eventfd, SO_PEERCRED).
+        .target(name: "CSocketProxyLinux"),
+        // libsystemd: the journal and the sd_notify / socket-activation protocol.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "SocketProxyCore",
+            dependencies: [
+                "CSocketProxyLinux",
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "socket-proxy",
+            dependencies: [
+                "SocketProxyCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SocketProxyCoreTests",
+            dependencies: ["SocketProxyCore"]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["SocketProxyCore"]
+        ),
+    ]
+)
