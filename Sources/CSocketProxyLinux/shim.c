@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -82,4 +83,8 @@ int CSocketProxyLinux_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gi
     *uid = cred.uid;
     *gid = cred.gid;
     return 0;
+}
+
+void CSocketProxyLinux_set_thread_name(const char *name) {
+    prctl(PR_SET_NAME, name, 0, 0, 0);
 }

@@ -52,4 +52,7 @@ int CSocketProxyLinux_eventfd(void);
 /* SO_PEERCRED of a Unix socket; struct ucred needs _GNU_SOURCE. */
 int CSocketProxyLinux_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
+/* Names the calling thread (at most 15 bytes are kept), for ps and top. */
+void CSocketProxyLinux_set_thread_name(const char *name);
+
 #endif

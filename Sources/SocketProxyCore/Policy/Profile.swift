@@ -1,0 +1,49 @@
+// An ordered list of rules: the first rule matching method and path decides, otherwise the request is denied.
+
+/// A named, ordered list of rules. The first rule whose methods and path match decides; when none does, the
+/// request is denied.
+public struct Profile: Sendable {
+    /// The profile's name, for audit and messages.
+    public var name: String
+    /// The rules, in the order they are tried.
+    public var rules: [Rule]
+
+    /// Creates a profile.
+    public init(name: String, rules: [Rule]) {
+        self.name = name
+        self.rules = rules
+    }
+
+    /// First matching rule (method and path) wins; none -> default deny. No allocation.
+    ///
+    /// `path` is the normalised path from ``RequestTarget/parse(_:scratch:)``, without version prefix or query.
+    public func decide(method: HTTPMethod, path: UnsafeRawBufferPointer) -> Decision {
+        let section = Section(firstSegmentOf: path)
+        for index in rules.indices where rules[index].methods.contains(method) && rules[index].path.matches(path) {
+            return Decision(allowed: rules[index].action == .allow, ruleIndex: index, section: section)
+        }
+        return Decision(allowed: false, ruleIndex: nil, section: section)
+    }
+
+    /// Human message for a denial: "socket-proxy: POST /v1.41/containers/create is denied: only GET and HEAD are
+    /// allowed (POST=0)". `displayPath` is the original target without query.
+    public func denialMessage(for decision: Decision, method: String, displayPath: String) -> String {
+        "socket-proxy: \(method) \(displayPath) is denied: \(denialReason(for: decision))"
+    }
+
+    /// The rule name for audit: rules[i].name or "default-deny".
+    public func ruleName(for decision: Decision) -> String {
+        guard let index = decision.ruleIndex, rules.indices.contains(index) else { return "default-deny" }
+        return rules[index].name
+    }
+
+    /// Why the request was denied: the rule's reason, or what the default deny means for this path.
+    private func denialReason(for decision: Decision) -> String {
+        assert(!decision.allowed, "a denial message for an allowed request")
+        if let index = decision.ruleIndex, rules.indices.contains(index) {
+            return rules[index].reason ?? "rule \(rules[index].name) of profile \(name) denies it"
+        }
+        guard decision.section != nil else { return "not a Docker API section" }
+        return "no rule of profile \(name) allows it"
+    }
+}

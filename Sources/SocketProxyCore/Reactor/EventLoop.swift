@@ -1,0 +1,221 @@
+// A nonblocking epoll event loop: registrations, timers and a thread-safe wake-up.
+import CSocketProxyLinux
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Something that reacts to readiness events of descriptors it registered.
+public protocol EventHandler: AnyObject {
+    /// Called on the loop's thread with what happened to the registration's descriptor.
+    func handleEvent(_ events: EventSet, registration: Registration)
+}
+
+/// One registration of a descriptor with a loop. The generation tells a registration apart from a later one of
+/// the same descriptor number, so an event queued for a closed descriptor never reaches its next owner.
+public struct Registration: Hashable, Sendable {
+    /// The registered descriptor.
+    public let fd: FileDescriptor
+    /// Which registration of that descriptor number this is.
+    public let generation: UInt32
+
+    var token: UInt64 { UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd.rawValue)) }
+}
+
+/// A single-threaded epoll loop. Everything but ``execute(_:)`` and ``stop()`` must be called on the thread that
+/// runs ``run()``.
+public final class EventLoop: @unchecked Sendable {
+    // SAFETY (@unchecked Sendable): the mutable state below is touched only by the loop's own thread; the wake-up
+    // path (`pending`, `wakePending`, `stopRequested`) is synchronised by Mutex and Atomic.
+
+    private struct Slot {
+        var generation: UInt32 = 0
+        var handler: EventHandler?
+    }
+
+    private let epoll: FileDescriptor
+    private let wakeFD: FileDescriptor
+    private var slots: [Slot] = []
+    private var timers = TimerQueue()
+    /// INVARIANT: `events` holds `eventCapacity` elements for the loop's whole life.
+    private let events: UnsafeMutablePointer<CSocketProxyLinux_epoll_event>
+    private let eventCapacity: Int
+    private let pending = Mutex<[@Sendable () -> Void]>([])
+    private let wakePending = Atomic<Bool>(false)
+    private let stopRequested = Atomic<Bool>(false)
+    private let heartbeat = Atomic<UInt64>(0)
+    private static let wakeToken = UInt64.max
+
+    /// Monotonic nanoseconds, read once per loop iteration.
+    public private(set) var now: UInt64
+
+    /// Creates a loop; `maxEvents` bounds how many events one `epoll_wait` returns (at most 1024).
+    public init(maxEvents: Int = 256) throws(SystemError) {
+        eventCapacity = min(max(maxEvents, 1), 1024)
+        epoll = try Epoll.create()
+        do {
+            wakeFD = try Linux.eventfd()
+        } catch {
+            Linux.close(epoll)
+            throw error
+        }
+        events = .allocate(capacity: eventCapacity)
+        now = Linux.monotonicNanoseconds()
+        try Epoll.add(epoll, wakeFD, events: EventSet.readable.rawValue, token: Self.wakeToken)
+    }
+
+    deinit {
+        events.deallocate()
+        Linux.close(wakeFD)
+        Linux.close(epoll)
+    }
+
+    // MARK: Registrations
+
+    /// Registers `fd`. With `edgeTriggered`, an event is reported once per change and the handler must work until
+    /// EAGAIN; with `exclusive`, only one of the loops sharing the descriptor is woken (listening sockets).
+    @discardableResult
+    public func register(
+        _ fd: FileDescriptor, interest: EventSet, edgeTriggered: Bool = false, exclusive: Bool = false,
+        handler: EventHandler
+    ) throws(SystemError) -> Registration {
+        let index = Int(fd.rawValue)
+        if index >= slots.count {
+            slots.append(contentsOf: repeatElement(Slot(), count: max(index + 1 - slots.count, slots.count)))
+        }
+        precondition(slots[index].handler == nil, "\(fd) is registered twice")
+        let registration = Registration(fd: fd, generation: slots[index].generation)
+        var flags = interest.rawValue
+        if edgeTriggered { flags |= Epoll.edgeTriggered }
+        if exclusive { flags |= Epoll.exclusive }
+        try Epoll.add(epoll, fd, events: flags, token: registration.token)
+        slots[index].handler = handler
+        return registration
+    }
+
+    /// Changes what a (level-triggered, non-exclusive) registration waits for.
+    public func modify(_ registration: Registration, interest: EventSet) throws(SystemError) {
+        guard isCurrent(registration) else { return }
+        try Epoll.modify(epoll, registration.fd, events: interest.rawValue, token: registration.token)
+    }
+
+    /// Removes a registration. Call it before closing the descriptor; events already fetched for it are dropped.
+    public func deregister(_ registration: Registration) {
+        guard isCurrent(registration) else { return }
+        Epoll.delete(epoll, registration.fd)
+        let index = Int(registration.fd.rawValue)
+        slots[index].handler = nil
+        slots[index].generation &+= 1
+    }
+
+    /// Whether `registration` is still the live one for its descriptor.
+    public func isCurrent(_ registration: Registration) -> Bool {
+        let index = Int(registration.fd.rawValue)
+        return index < slots.count && slots[index].handler != nil
+            && slots[index].generation == registration.generation
+    }
+
+    // MARK: Timers
+
+    /// Schedules (or moves) `timer` to fire at `deadline` (monotonic nanoseconds).
+    public func schedule(_ timer: LoopTimer, at deadline: UInt64) {
+        timers.schedule(timer, at: deadline)
+    }
+
+    /// Schedules `timer` to fire `nanoseconds` from now.
+    public func schedule(_ timer: LoopTimer, after nanoseconds: UInt64) {
+        timers.schedule(timer, at: now &+ nanoseconds)
+    }
+
+    /// Cancels `timer` if it is scheduled.
+    public func cancel(_ timer: LoopTimer) {
+        timers.cancel(timer)
+    }
+
+    /// How many timers are scheduled.
+    public var scheduledTimerCount: Int { timers.count }
+
+    // MARK: Cross-thread
+
+    /// Runs `task` on the loop's thread soon. Safe from any thread.
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        pending.withLock { $0.append(task) }
+        wake()
+    }
+
+    /// Makes ``run()`` return after the current iteration. Safe from any thread.
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        wake()
+    }
+
+    /// Counts loop iterations; a watchdog reads it from another thread to see that the loop is alive.
+    public var iterations: UInt64 { heartbeat.load(ordering: .relaxed) }
+
+    private func wake() {
+        guard !wakePending.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { Glibc.write(wakeFD.rawValue, $0.baseAddress, 8) }
+    }
+
+    private func drainWake() {
+        var value: UInt64 = 0
+        _ = withUnsafeMutableBytes(of: &value) { Glibc.read(wakeFD.rawValue, $0.baseAddress, 8) }
+        wakePending.store(false, ordering: .releasing)
+        let tasks = pending.withLock { list -> [@Sendable () -> Void] in
+            let taken = list
+            list.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for task in tasks { task() }
+    }
+
+    // MARK: Running
+
+    /// Runs the loop on the calling thread until ``stop()``. A periodic tick (at most `tickMilliseconds` apart)
+    /// keeps ``iterations`` moving while idle.
+    public func run(tickMilliseconds: Int32 = 1000) {
+        while !stopRequested.load(ordering: .acquiring) {
+            runOnce(maximumWaitMilliseconds: tickMilliseconds)
+        }
+        stopRequested.store(false, ordering: .releasing)
+    }
+
+    /// Waits for events once (at most until the next timer, or `maximumWaitMilliseconds`), dispatches them and
+    /// fires expired timers.
+    public func runOnce(maximumWaitMilliseconds: Int32 = 1000) {
+        var timeout = maximumWaitMilliseconds
+        if let next = timers.nextDeadline {
+            let current = Linux.monotonicNanoseconds()
+            let wait = next > current ? (next - current + 999_999) / 1_000_000 : 0
+            timeout = Int32(min(UInt64(timeout), wait))
+        }
+        let count: Int
+        do {
+            count = try Epoll.wait(epoll, into: events, capacity: eventCapacity, timeoutMilliseconds: timeout)
+        } catch {
+            preconditionFailure("epoll_wait failed: \(error)")
+        }
+        now = Linux.monotonicNanoseconds()
+        heartbeat.wrappingAdd(1, ordering: .relaxed)
+        for i in 0..<count {
+            let event = events[i]
+            if event.data == Self.wakeToken {
+                drainWake()
+                continue
+            }
+            let index = Int(UInt32(truncatingIfNeeded: event.data))
+            let generation = UInt32(truncatingIfNeeded: event.data >> 32)
+            guard index < slots.count, slots[index].generation == generation,
+                let handler = slots[index].handler
+            else { continue }
+            handler.handleEvent(
+                EventSet(rawValue: event.events),
+                registration: Registration(fd: FileDescriptor(rawValue: Int32(index)), generation: generation))
+        }
+        while let timer = timers.popExpired(now: now) {
+            timer.handler.timerFired(timer)
+        }
+    }
+}

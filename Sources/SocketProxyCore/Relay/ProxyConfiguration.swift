@@ -1,0 +1,86 @@
+// The knobs of a running proxy: where the daemon is, limits and timeouts, and the policy in force.
+
+/// Where a listener gets its socket.
+public enum ListenerSource: Sendable, Equatable, CustomStringConvertible {
+    /// Bind and listen on an address.
+    case address(SocketAddress)
+    /// An already listening socket (from systemd socket activation), with its name.
+    case inherited(FileDescriptor, name: String)
+
+    public var description: String {
+        switch self {
+        case .address(let address): return address.description
+        case .inherited(let fd, let name): return "\(name) (inherited \(fd))"
+        }
+    }
+}
+
+/// One place clients connect to.
+public struct ListenerConfiguration: Sendable, Equatable {
+    /// Where the socket comes from.
+    public var source: ListenerSource
+    /// For an IPv6 address: serve IPv6 only (false: IPv4 clients too, dual stack).
+    public var v6Only: Bool
+    /// Permission bits for a Unix socket file (nil: leave as the umask made it).
+    public var unixMode: UInt32?
+
+    /// Creates a listener configuration.
+    public init(source: ListenerSource, v6Only: Bool = true, unixMode: UInt32? = nil) {
+        self.source = source
+        self.v6Only = v6Only
+        self.unixMode = unixMode
+    }
+}
+
+/// The policy in force; replaced as a whole on reload, so a request sees one consistent version.
+public final class PolicySnapshot: Sendable {
+    /// The profile every request is decided by.
+    public let profile: Profile
+    /// Creates a snapshot.
+    public init(profile: Profile) {
+        self.profile = profile
+    }
+}
+
+/// Everything a ``ProxyServer`` needs.
+public struct ProxyConfiguration: Sendable {
+    /// The daemon's socket.
+    public var upstream: SocketAddress = .unix("/var/run/docker.sock")
+    /// Where clients connect.
+    public var listeners: [ListenerConfiguration] = []
+    /// The policy.
+    public var policy: PolicySnapshot
+    /// Request head limits.
+    public var limits = HTTPLimits()
+    /// Event loops (threads); 0 means one per core.
+    public var threads = 0
+    /// A request head must be complete this long after its first byte (or after connect), else 408.
+    public var headerTimeout: Duration = .seconds(10)
+    /// An idle keep-alive connection is closed after this long.
+    public var idleTimeout: Duration = .seconds(60)
+    /// Connecting to the daemon may take this long, else 502.
+    public var connectTimeout: Duration = .seconds(5)
+    /// A response or stream with no bytes moving for this long is cut; zero means never (the default, so that
+    /// `/events` and `logs --follow` stay open as long as both ends do).
+    public var streamIdleTimeout: Duration = .zero
+    /// Open client connections allowed at once; 0 derives it from the descriptor limit.
+    public var maxConnections = 0
+    /// Capacity asked for each splice pipe.
+    public var pipeSize = 1 << 18
+
+    /// Creates a configuration with a policy and defaults for the rest.
+    public init(policy: PolicySnapshot) {
+        self.policy = policy
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating.
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        let whole = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        if whole.overflow { return .max }
+        return whole.partialValue &+ UInt64(attoseconds / 1_000_000_000)
+    }
+}
