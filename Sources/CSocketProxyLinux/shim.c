@@ -73,6 +73,10 @@ int CSocketProxyLinux_eventfd(void) {
     return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
+int CSocketProxyLinux_eventfd_blocking(void) {
+    return eventfd(0, EFD_CLOEXEC);
+}
+
 int CSocketProxyLinux_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
     struct ucred cred;
     socklen_t len = sizeof(cred);

@@ -32,34 +32,35 @@ struct Serve: ParsableCommand {
         valueName: "level"))
     var logLevel: String?
 
-    @Option(help: "Event-loop threads (default: one per core).")
+    @Option(help: ArgumentHelp("Event-loop threads (default: one per core).", valueName: "n"))
     var threads: Int?
 
-    @Option(help: "Seconds a client has to send a complete request head (default 10).")
+    @Option(help: ArgumentHelp("Seconds a client has to send a complete request head.", valueName: "seconds"))
     var headerTimeout: Double = 10
 
-    @Option(help: "Seconds an idle keep-alive connection stays open (default 60).")
+    @Option(help: ArgumentHelp("Seconds an idle keep-alive connection stays open.", valueName: "seconds"))
     var idleTimeout: Double = 60
 
-    @Option(help: "Seconds connecting to the Docker socket may take (default 5).")
+    @Option(help: ArgumentHelp("Seconds connecting to the Docker socket may take.", valueName: "seconds"))
     var connectTimeout: Double = 5
 
-    @Option(help: "Seconds a response or stream may move no bytes before it is cut; 0 = never (default 0).")
+    @Option(help: ArgumentHelp(
+        "Seconds a response or stream may move no bytes before it is cut; 0 = never.", valueName: "seconds"))
     var streamIdleTimeout: Double = 0
 
-    @Option(help: "Client connections open at once (default: from the descriptor limit).")
+    @Option(help: ArgumentHelp("Client connections open at once (default: from the descriptor limit).", valueName: "n"))
     var maxConnections: Int?
 
-    @Option(help: "Longest request line in bytes (default 8192); longer gets 431.")
+    @Option(help: ArgumentHelp("Longest request line in bytes; longer gets 431.", valueName: "bytes"))
     var maxRequestLine: Int = 8192
 
-    @Option(help: "Largest request head in bytes (default 65536); larger gets 431.")
+    @Option(help: ArgumentHelp("Largest request head in bytes; larger gets 431.", valueName: "bytes"))
     var maxHead: Int = 65536
 
-    @Option(help: "Most header fields in a request (default 100); more gets 431.")
+    @Option(help: ArgumentHelp("Most header fields in a request; more gets 431.", valueName: "n"))
     var maxHeaderFields: Int = 100
 
-    @Option(help: "Seconds to let running requests finish after SIGTERM (default 10).")
+    @Option(help: ArgumentHelp("Seconds to let running requests finish after SIGTERM.", valueName: "seconds"))
     var gracePeriod: Double = 10
 
     @OptionGroup(title: "Policy switches (each also an environment variable)")
@@ -107,7 +108,8 @@ struct Serve: ParsableCommand {
 
         Signals.block()
         Self.raiseDescriptorLimit()
-        let server = ProxyServer(configuration: configuration, audit: LineAuditSink(threshold: threshold))
+        let audit = try AuditWriter(backend: StreamAuditBackend(), threshold: threshold)
+        let server = ProxyServer(configuration: configuration, audit: audit)
         do {
             try server.start()
         } catch {
@@ -123,6 +125,7 @@ struct Serve: ParsableCommand {
                 logger.notice("stopping: finishing running requests for up to \(gracePeriod) s")
                 server.shutdown(gracePeriod: .seconds(gracePeriod))
                 server.wait()
+                audit.close()
                 logger.notice("stopped")
                 return
             default:

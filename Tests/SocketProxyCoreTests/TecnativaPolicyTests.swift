@@ -175,7 +175,12 @@ struct TecnativaPolicyTests {
         Case(
             ["CONTAINERS": "1", "POST": "1", "ALLOW_ATTACH": "1"], .post, "/containers/a/attach",
             .allowed("CONTAINERS")),
-        Case(["CONTAINERS": "1", "ALLOW_ATTACH": "1"], .get, "/containers/abc/attach/ws", .allowed("CONTAINERS")),
+        Case(
+            ["CONTAINERS": "1", "ALLOW_ATTACH": "1"], .get, "/containers/abc/attach/ws",
+            .denied("ATTACH-ws-needs-POST")),
+        Case(
+            ["CONTAINERS": "1", "ALLOW_ATTACH": "1", "POST": "1"], .get, "/containers/abc/attach/ws",
+            .allowed("CONTAINERS")),
         Case(["ALLOW_ATTACH": "1"], .get, "/containers/abc/attach/ws", .denied("CONTAINERS-off")),
         Case(["CONTAINERS": "1"], .get, "/containers/abc/logs?follow=1", .allowed("CONTAINERS")),
         Case(["CONTAINERS": "1"], .get, "/containers/abc/attachments", .allowed("CONTAINERS")),

@@ -49,6 +49,8 @@ ssize_t CSocketProxyLinux_splice(int fd_in, int fd_out, size_t len, unsigned int
 int CSocketProxyLinux_pipe(int fds[2]);
 int CSocketProxyLinux_accept(int fd, struct sockaddr *addr, socklen_t *len);
 int CSocketProxyLinux_eventfd(void);
+/* A blocking eventfd, for a thread that sleeps in read(2) until woken. */
+int CSocketProxyLinux_eventfd_blocking(void);
 /* SO_PEERCRED of a Unix socket; struct ucred needs _GNU_SOURCE. */
 int CSocketProxyLinux_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 

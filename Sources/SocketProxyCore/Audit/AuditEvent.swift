@@ -87,8 +87,13 @@ public struct AuditEvent: Sendable {
     public var apiVersion: String = ""
     /// The API section (`containers`, `_ping`, ...), or empty.
     public var section: String = ""
+    /// The profile that decided, or empty when nothing was decided.
+    public var profile: String = ""
     /// The rule that decided, or `default-deny`, or empty when nothing was decided.
     public var rule: String = ""
+    /// `audit` or `learn` when the proxy let a request through that the policy would have denied; empty when the
+    /// decision was enforced.
+    public var mode: String = ""
     /// Why a request was refused or failed; empty for allowed requests.
     public var reason: String = ""
     /// The listener the client came in on.

@@ -138,7 +138,8 @@ public struct TecnativaSettings: Sendable, Equatable {
     ///    `EXEC-create-needs-EXEC` (EXEC=0): `/containers/{id}/exec`;
     ///    `ARCHIVE-needs-ALLOW_ARCHIVE` (ALLOW_ARCHIVE=0): `/containers/{id}/archive`;
     ///    `EXPORT-needs-ALLOW_EXPORT` (ALLOW_EXPORT=0): `/containers/{id}/export`;
-    ///    `ATTACH-needs-ALLOW_ATTACH` (ALLOW_ATTACH=0): `/containers/{id}/attach` and `/containers/{id}/attach/ws`.
+    ///    `ATTACH-needs-ALLOW_ATTACH` (ALLOW_ATTACH=0): `/containers/{id}/attach` and `/containers/{id}/attach/ws`;
+///    `ATTACH-ws-needs-POST` (ALLOW_ATTACH=1, POST=0): `/containers/{id}/attach/ws`, a GET that writes stdin.
     /// 5. One allow rule per enabled section, named by its variable (`CONTAINERS`, `PING`, ...): `/section` and
     ///    everything under it, GET and HEAD only with POST=0, every method with POST=1.
     /// 6. One deny rule per section that is not fully allowed: `CONTAINERS-read-only` (section on, POST=0; "only GET
@@ -174,6 +175,10 @@ public struct TecnativaSettings: Sendable, Equatable {
                 let reason = "attaching to a container needs ALLOW_ATTACH=1"
                 rules.append(deny("ATTACH-needs-ALLOW_ATTACH", "/containers/{id}/attach", reason))
                 rules.append(deny("ATTACH-needs-ALLOW_ATTACH", "/containers/{id}/attach/ws", reason))
+            } else if !post {
+                // The websocket attach is a GET, yet it writes to the container's stdin: not read-only.
+                let reason = "a websocket attach can write to the container; it needs POST=1"
+                rules.append(deny("ATTACH-ws-needs-POST", "/containers/{id}/attach/ws", reason))
             }
         }
 
