@@ -1,4 +1,4 @@
-// `socket-proxy serve`: read the settings, start the proxy, and run until a signal says stop.
+// `socket-proxy serve`: read the settings, start the proxy, tell systemd, and run until a signal says stop.
 import ArgumentParser
 import Logging
 import SocketProxyCore
@@ -13,148 +13,91 @@ struct Serve: ParsableCommand {
         discussion: """
             Without --listen or LISTEN, socket-proxy listens on 127.0.0.1:2375 only, so a proxy started by hand \
             does not hand the Docker API to the network. `*:PORT` means every interface, IPv6 and IPv4 (IPv4 only \
-            with DISABLE_IPV6=1 or where IPv6 is unavailable); the container image listens on *:2375.
+            with DISABLE_IPV6=1 or where IPv6 is unavailable); the container image listens on *:2375. Under \
+            systemd socket activation the passed sockets are used instead.
+
+            Signals: SIGTERM and SIGINT stop accepting, end streams and tunnels, let running requests finish \
+            within --grace-period, and exit. SIGHUP reloads the policy (the environment file and the process \
+            environment, with the command-line switches still winning) without dropping connections; an invalid \
+            new configuration is logged and the old one stays.
             """
     )
 
-    @Option(
-        name: .customLong("listen"),
-        help: ArgumentHelp(
-            "Where clients connect: HOST:PORT, [IPV6]:PORT, *:PORT or unix:PATH; repeatable. Env: LISTEN (comma-separated).",
-            valueName: "address"))
-    var listen: [String] = []
-
-    @Option(help: ArgumentHelp("The Docker daemon's socket. Env: SOCKET_PATH.", valueName: "path"))
-    var socketPath: String?
-
-    @Option(help: ArgumentHelp(
-        "Least severe audit level written: debug, info, notice, warning, err, crit, alert, emerg. Env: LOG_LEVEL (default info).",
-        valueName: "level"))
-    var logLevel: String?
-
-    @Option(help: ArgumentHelp("Event-loop threads (default: one per core).", valueName: "n"))
-    var threads: Int?
-
-    @Option(help: ArgumentHelp("Seconds a client has to send a complete request head.", valueName: "seconds"))
-    var headerTimeout: Double = 10
-
-    @Option(help: ArgumentHelp("Seconds an idle keep-alive connection stays open.", valueName: "seconds"))
-    var idleTimeout: Double = 60
-
-    @Option(help: ArgumentHelp("Seconds connecting to the Docker socket may take.", valueName: "seconds"))
-    var connectTimeout: Double = 5
-
-    @Option(help: ArgumentHelp(
-        "Seconds a response or stream may move no bytes before it is cut; 0 = never.", valueName: "seconds"))
-    var streamIdleTimeout: Double = 0
-
-    @Option(help: ArgumentHelp("Client connections open at once (default: from the descriptor limit).", valueName: "n"))
-    var maxConnections: Int?
-
-    @Option(help: ArgumentHelp("Longest request line in bytes; longer gets 431.", valueName: "bytes"))
-    var maxRequestLine: Int = 8192
-
-    @Option(help: ArgumentHelp("Largest request head in bytes; larger gets 431.", valueName: "bytes"))
-    var maxHead: Int = 65536
-
-    @Option(help: ArgumentHelp("Most header fields in a request; more gets 431.", valueName: "n"))
-    var maxHeaderFields: Int = 100
-
-    @Option(help: ArgumentHelp("Seconds to let running requests finish after SIGTERM.", valueName: "seconds"))
-    var gracePeriod: Double = 10
-
-    @OptionGroup(title: "Policy switches (each also an environment variable)")
-    var switches: PolicySwitches
+    @OptionGroup var options: ServeOptions
 
     func run() throws {
-        var environment = ProcessEnvironment.all
-        for (name, value) in switches.overrides { environment[name] = value }
-        if let socketPath { environment["SOCKET_PATH"] = socketPath }
-        if let logLevel { environment["LOG_LEVEL"] = logLevel }
-        if !listen.isEmpty { environment["LISTEN"] = listen.joined(separator: ",") }
-
-        let settings: TecnativaSettings
+        let target = try options.resolvedLogTarget()
+        LoggingSystem.bootstrap { label in
+            switch target {
+            case .journald:
+                var handler = JournalLogHandler(label: label)
+                handler.logLevel = .trace
+                return handler
+            case .stderr, .auto:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = .trace
+                return handler
+            }
+        }
+        var logger = Logger(label: "socket-proxy")
+        let effective: EffectiveSettings
         do {
-            settings = try TecnativaSettings(environment: environment)
-        } catch {
+            effective = try options.effective(logger: logger)
+        } catch let error as ConfigurationError {
             throw ValidationError(error.message)
         }
-        let threshold = AuditPriority(name: settings.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = threshold.loggerLevel
-            return handler
-        }
-        let logger = Logger(label: "socket-proxy")
-        for warning in settings.warnings { logger.warning("\(warning)") }
+        logger.logLevel = effective.logLevel.loggerLevel
+        for warning in effective.warnings { logger.warning("\(warning)") }
 
-        let disableIPv6 = settings["DISABLE_IPV6"]
-        var listeners: [ListenerConfiguration] = []
-        for text in settings.listen.isEmpty ? ["127.0.0.1:2375"] : settings.listen {
-            listeners.append(try Self.listener(text, disableIPv6: disableIPv6, logger: logger))
-        }
-
-        var configuration = ProxyConfiguration(policy: PolicySnapshot(profile: settings.profile()))
-        configuration.upstream = .unix(settings.socketPath)
-        configuration.listeners = listeners
-        configuration.threads = threads ?? 0
-        configuration.headerTimeout = .seconds(headerTimeout)
-        configuration.idleTimeout = .seconds(idleTimeout)
-        configuration.connectTimeout = .seconds(connectTimeout)
-        configuration.streamIdleTimeout = .seconds(streamIdleTimeout)
-        configuration.maxConnections = maxConnections ?? 0
+        let policy = PolicySnapshot(profiles: effective.profiles, mode: effective.mode)
+        var configuration = ProxyConfiguration(policy: policy)
+        configuration.upstream = .unix(effective.socketPath)
+        configuration.listeners = effective.listeners
+        configuration.threads = options.threads ?? 0
+        configuration.headerTimeout = .seconds(options.headerTimeout)
+        configuration.idleTimeout = .seconds(options.idleTimeout)
+        configuration.connectTimeout = .seconds(options.connectTimeout)
+        configuration.streamIdleTimeout = .seconds(options.streamIdleTimeout)
+        configuration.maxConnections = options.maxConnections ?? 0
         configuration.limits = HTTPLimits(
-            maxRequestLineBytes: maxRequestLine, maxHeadBytes: maxHead, maxHeaderFields: maxHeaderFields)
+            maxRequestLineBytes: options.maxRequestLine, maxHeadBytes: options.maxHead,
+            maxHeaderFields: options.maxHeaderFields)
 
         Signals.block()
         Self.raiseDescriptorLimit()
-        let audit = try AuditWriter(backend: StreamAuditBackend(), threshold: threshold)
+        let backend: AuditBackend =
+            target == .journald
+            ? JournalAuditBackend() : StreamAuditBackend(fd: 2, format: options.logFormat)
+        let audit = try AuditWriter(backend: backend, threshold: effective.logLevel)
         let server = ProxyServer(configuration: configuration, audit: audit)
         do {
             try server.start()
         } catch {
             logger.critical("cannot start: \(error)")
+            audit.close()
             throw ExitCode(1)
         }
         let addresses = server.listeningAddresses.map(\.description).joined(separator: ", ")
-        logger.notice("listening on \(addresses); Docker socket \(settings.socketPath)")
-
-        while true {
-            switch Signals.wait() {
-            case SIGTERM, SIGINT:
-                logger.notice("stopping: finishing running requests for up to \(gracePeriod) s")
-                server.shutdown(gracePeriod: .seconds(gracePeriod))
-                server.wait()
-                audit.close()
-                logger.notice("stopped")
-                return
-            default:
-                continue
-            }
+        let profiles = effective.profiles.map(\.name).joined(separator: ", ")
+        let summary =
+            "listening on \(addresses); Docker socket \(effective.socketPath); policy from \(effective.source) "
+            + "(profiles \(profiles)), mode \(effective.mode.rawValue); audit to \(target.rawValue)"
+        logger.notice(
+            "\(summary)",
+            metadata: [
+                "listeners": "\(addresses)", "socket_path": "\(effective.socketPath)", "mode": "\(effective.mode.rawValue)",
+            ])
+        if effective.mode != .enforce {
+            logger.warning(
+                "mode \(effective.mode.rawValue): every request is let through; denials are only recorded")
         }
-    }
 
-    /// Parses one listen address; `*:PORT` becomes dual-stack `[::]:PORT`, or `0.0.0.0:PORT` without IPv6.
-    static func listener(_ text: String, disableIPv6: Bool, logger: Logger) throws -> ListenerConfiguration {
-        if text.hasPrefix("*:") {
-            let port = String(text.dropFirst(2))
-            if !disableIPv6 && Socket.ipv6Available {
-                return ListenerConfiguration(source: .address(try parse("[::]:\(port)")), v6Only: false)
-            }
-            if !disableIPv6 {
-                logger.warning("IPv6 is not available here; listening on IPv4 only (set DISABLE_IPV6=1 to silence this)")
-            }
-            return ListenerConfiguration(source: .address(try parse("0.0.0.0:\(port)")))
-        }
-        return ListenerConfiguration(source: .address(try parse(text)))
-    }
-
-    private static func parse(_ text: String) throws -> SocketAddress {
-        do {
-            return try SocketAddress(parsing: text)
-        } catch {
-            throw ValidationError(error.message)
-        }
+        let service = Service(
+            server: server, audit: audit, logger: logger, options: options, upstream: configuration.upstream,
+            effective: effective, policy: policy)
+        service.announceReady()
+        service.run()
+        audit.close()
     }
 
     /// Lifts the soft descriptor limit to the hard one: each client needs two descriptors, more while data moves.
@@ -163,6 +106,123 @@ struct Serve: ParsableCommand {
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
         limit.rlim_cur = limit.rlim_max
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
+
+/// The running service: readiness, status, the watchdog, reload and stop, driven from the main thread.
+final class Service {
+    let server: ProxyServer
+    let audit: AuditWriter
+    var logger: Logger
+    let options: ServeOptions
+    let upstream: SocketAddress
+    let notifier = ServiceNotifier()
+    private var lastStatus = ""
+    private var effective: EffectiveSettings
+    private var policy: PolicySnapshot
+
+    init(
+        server: ProxyServer, audit: AuditWriter, logger: Logger, options: ServeOptions, upstream: SocketAddress,
+        effective: EffectiveSettings, policy: PolicySnapshot
+    ) {
+        self.server = server
+        self.audit = audit
+        self.logger = logger
+        self.options = options
+        self.upstream = upstream
+        self.effective = effective
+        self.policy = policy
+    }
+
+    /// `READY=1` once the daemon answers `/_ping`, or after `--ready-timeout` with a status saying it does not.
+    func announceReady() {
+        let deadline = Linux.monotonicNanoseconds() + UInt64(max(options.readyTimeout, 0) * 1e9)
+        while true {
+            if case .success(let answer) = PingProbe.ping(upstream, timeout: .seconds(1)), answer.status == 200 {
+                notifier.ready(status: statusLine())
+                return
+            }
+            if Linux.monotonicNanoseconds() >= deadline { break }
+            usleep(100_000)
+        }
+        let message = "the Docker daemon at \(upstream) is not reachable yet; serving anyway (requests get 502)"
+        logger.warning("\(message)")
+        notifier.ready(status: message)
+    }
+
+    /// Waits for signals; between them, reports status and pets the watchdog.
+    func run() {
+        let watchdog = notifier.watchdogInterval
+        let tick: Duration = watchdog.map { min($0 / 2, .seconds(5)) } ?? .seconds(5)
+        while true {
+            let signal = Signals.wait(timeout: tick)
+            switch signal {
+            case SIGTERM, SIGINT:
+                stop()
+                return
+            case SIGHUP:
+                reload()
+            case SIGUSR1:
+                printLearned()
+            default:
+                break
+            }
+            if watchdog != nil, server.heartbeat() { notifier.watchdog() }
+            let status = statusLine()
+            if status != lastStatus {
+                notifier.status(status)
+                lastStatus = status
+            }
+        }
+    }
+
+    private func stop() {
+        notifier.stopping()
+        logger.notice("stopping: ending streams, letting running requests finish for up to \(options.gracePeriod) s")
+        server.shutdown(gracePeriod: .seconds(options.gracePeriod))
+        server.wait()
+        printLearned()
+        logger.notice("stopped")
+    }
+
+    /// Learn mode: the smallest policy allowing what was seen, on standard output.
+    private func printLearned() {
+        guard let learner = policy.learner else {
+            if policy.mode != .learn { logger.notice("SIGUSR1: nothing to print outside learn mode") }
+            return
+        }
+        var text = learner.report().text
+        text.withUTF8 { bytes in _ = write(1, bytes.baseAddress, bytes.count) }
+        logger.notice("learn mode: printed the policy for \(learner.requestCount) requests on standard output")
+    }
+
+    private func reload() {
+        notifier.reloading()
+        do {
+            let next = try options.effective(logger: logger)
+            for warning in next.warnings { logger.warning("\(warning)") }
+            if next.socketPath != effective.socketPath {
+                logger.warning("the Docker socket changed to \(next.socketPath); that needs a restart, it is not applied")
+            }
+            let snapshot = PolicySnapshot(profiles: next.profiles, mode: next.mode, learner: policy.learner)
+            server.reload(policy: snapshot)
+            policy = snapshot
+            effective.profiles = next.profiles
+            effective.mode = next.mode
+            audit.threshold = next.logLevel
+            logger.logLevel = next.logLevel.loggerLevel
+            logger.notice("reloaded the policy from \(next.source) (mode \(next.mode.rawValue)); new requests use it")
+        } catch {
+            logger.error("reload refused, the previous policy stays: \(error)")
+        }
+        notifier.ready(status: statusLine())
+    }
+
+    private func statusLine() -> String {
+        let counts = server.statistics.snapshot
+        return "\(counts.openConnections) connections, \(counts.activeStreams) streams; "
+            + "\(counts.allowedRequests) allowed, \(counts.deniedRequests) denied, "
+            + "\(counts.malformedRequests) malformed, \(counts.upstreamErrors) daemon errors"
     }
 }
 

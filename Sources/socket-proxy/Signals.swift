@@ -13,18 +13,24 @@ enum Signals {
         return set
     }
 
-    /// Blocks the handled signals in this thread and every thread it starts afterwards.
+    /// Blocks the handled signals in this thread and every thread it starts afterwards, and ignores SIGPIPE
+    /// (splice to a closed socket raises it; the error comes back as EPIPE instead).
     static func block() {
         var set = self.set
         pthread_sigmask(SIG_BLOCK, &set, nil)
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// Waits for the next handled signal.
-    static func wait() -> Int32 {
+    /// Waits for the next handled signal, at most `timeout`; 0 when none came.
+    static func wait(timeout: Duration) -> Int32 {
         var set = self.set
-        var received: Int32 = 0
-        while sigwait(&set, &received) != 0 {}
-        return received
+        let (seconds, attoseconds) = timeout.components
+        var limit = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        while true {
+            let received = sigtimedwait(&set, nil, &limit)
+            if received > 0 { return received }
+            if errno == EINTR { continue }
+            return 0
+        }
     }
 }

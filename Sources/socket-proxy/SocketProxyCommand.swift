@@ -12,7 +12,7 @@ struct SocketProxyCommand: ParsableCommand {
             variables of the tecnativa/docker-socket-proxy image (CONTAINERS=1, POST=0, ...) or the matching \
             switches; a switch wins over its variable.
             """,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Healthcheck.self, CheckConfig.self, Explain.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -20,7 +20,7 @@ public protocol AuditBackend: AnyObject, Sendable {
 /// notice, at most one every `warningInterval`, says how many.
 public final class AuditWriter: AuditSink, @unchecked Sendable {
     // SAFETY (@unchecked Sendable): `thread` is set once in init; everything shared lives in Mutex and Atomic.
-    public let threshold: AuditPriority
+    private let thresholdValue: Atomic<Int>
     private let backend: AuditBackend
     private let capacity: Int
     private let queue: Mutex<[AuditEvent]>
@@ -29,6 +29,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     private let written = Atomic<UInt64>(0)
     private let sleeping = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
     private let wakeFD: Int32
     private let warningInterval: UInt64
     private var thread: LoopThread?
@@ -39,7 +40,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
         warningInterval: Duration = .seconds(10)
     ) throws(SystemError) {
         self.backend = backend
-        self.threshold = threshold
+        thresholdValue = Atomic(threshold.rawValue)
         self.capacity = capacity
         self.warningInterval = warningInterval.nanoseconds
         var initial: [AuditEvent] = []
@@ -55,6 +56,12 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
 
     deinit {
         Glibc.close(wakeFD)
+    }
+
+    /// The least severe priority recorded; can be changed while running (on reload).
+    public var threshold: AuditPriority {
+        get { AuditPriority(rawValue: thresholdValue.load(ordering: .relaxed)) ?? .info }
+        set { thresholdValue.store(newValue.rawValue, ordering: .relaxed) }
     }
 
     /// Records accepted but not written because the queue was full or the backend failed.
@@ -75,10 +82,16 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
         if sleeping.load(ordering: .acquiring) { wake() }
     }
 
-    /// Writes what is queued and stops the writer thread.
-    public func close() {
+    /// Writes what is queued and stops the writer thread, waiting at most `timeout` for a backend that hangs
+    /// (a wedged journal); then it gives up on the remaining records.
+    public func close(timeout: Duration = .seconds(3)) {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         wake()
+        let deadline = Linux.monotonicNanoseconds() &+ timeout.nanoseconds
+        while !finished.load(ordering: .acquiring) {
+            if Linux.monotonicNanoseconds() >= deadline { return }
+            usleep(2_000)
+        }
         thread?.join()
     }
 
@@ -131,6 +144,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
                 "socket-proxy: \(unreported) audit records were dropped because the log could not keep up",
                 priority: .warning)
         }
+        finished.store(true, ordering: .releasing)
     }
 }
 

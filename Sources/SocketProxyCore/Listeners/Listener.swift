@@ -10,15 +10,24 @@ final class Listener: EventHandler, TimerHandler {
     let fd: FileDescriptor
     let name: String
     let isUnix: Bool
+    /// The profile every client gets, unless `clients` picks one.
+    let profile: String?
+    /// Client rules, first match wins; when there are any, a client matching none is refused.
+    let clients: [ClientRule]
     private var registration: Registration?
     private var timer: LoopTimer!
     private var stopped = false
 
-    init(context: LoopContext, fd: FileDescriptor, name: String, isUnix: Bool) {
+    init(
+        context: LoopContext, fd: FileDescriptor, name: String, isUnix: Bool, profile: String? = nil,
+        clients: [ClientRule] = []
+    ) {
         self.context = context
         self.fd = fd
         self.name = name
         self.isUnix = isUnix
+        self.profile = profile
+        self.clients = clients
         timer = LoopTimer(handler: self)
     }
 
@@ -66,22 +75,47 @@ final class Listener: EventHandler, TimerHandler {
         }
         statistics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)
         let identity: ClientIdentity
+        var profileName = profile
         if isUnix {
-            if let peer = Linux.peerCredentials(clientFD) {
-                identity = .unixPeer(pid: peer.pid, uid: peer.uid, gid: peer.gid)
-            } else {
-                identity = .unknown
+            let peer = Linux.peerCredentials(clientFD)
+            identity = peer.map { .unixPeer(pid: $0.pid, uid: $0.uid, gid: $0.gid) } ?? .unknown
+            if !clients.isEmpty {
+                profileName = ClientRule.select(clients, network: nil, uid: peer?.uid, gid: peer?.gid)
             }
         } else {
             Linux.setNoDelay(clientFD)
             identity = .network(address)
+            if !clients.isEmpty { profileName = ClientRule.select(clients, network: address, uid: nil, gid: nil) }
         }
-        let connection = Connection(context: context, client: clientFD, identity: identity, listenerName: name)
+        if !clients.isEmpty && profileName == nil {
+            refuse(clientFD, identity: identity)
+            return
+        }
+        let connection = Connection(
+            context: context, client: clientFD, identity: identity, listenerName: name, profileName: profileName)
         do {
             try connection.start()
         } catch {
             connection.close()
         }
+    }
+
+    /// A client no rule of this listener matches: closed at once, and recorded.
+    private func refuse(_ clientFD: FileDescriptor, identity: ClientIdentity) {
+        let statistics = context.statistics
+        Linux.close(clientFD)
+        statistics.openConnections.wrappingSubtract(1, ordering: .relaxed)
+        statistics.refusedConnections.wrappingAdd(1, ordering: .relaxed)
+        statistics.deniedRequests.wrappingAdd(1, ordering: .relaxed)
+        guard context.audit.threshold >= .warning else { return }
+        var event = AuditEvent()
+        event.requestID = statistics.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+        event.decision = .deny
+        event.rule = "no-client-rule"
+        event.reason = "no client rule of listener \(name) matches this client; the connection was refused"
+        event.listener = name
+        event.client = identity
+        context.audit.record(event)
     }
 
     /// Out of descriptors: stop asking for a moment instead of spinning on a listener that stays readable.

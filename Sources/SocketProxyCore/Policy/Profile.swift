@@ -16,13 +16,29 @@ public struct Profile: Sendable {
 
     /// First matching rule (method and path) wins; none -> default deny. No allocation.
     ///
-    /// `path` is the normalised path from ``RequestTarget/parse(_:scratch:)``, without version prefix or query.
+    /// `path` is the normalised path from ``RequestTarget/parse(_:scratch:)``, without version prefix or query. The
+    /// query counts as empty: a rule with query constraints that need a parameter does not match.
     public func decide(method: HTTPMethod, path: UnsafeRawBufferPointer) -> Decision {
+        decide(method: method, path: path, query: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    /// First rule whose methods, path and query constraints match wins; none -> default deny. No allocation.
+    ///
+    /// `path` is the normalised path from ``RequestTarget/parse(_:scratch:)``, without version prefix or query;
+    /// `query` is the raw query after "?" (``RequestTarget/query`` of the original target), empty when there is none.
+    public func decide(method: HTTPMethod, path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer) -> Decision {
         let section = Section(firstSegmentOf: path)
-        for index in rules.indices where rules[index].methods.contains(method) && rules[index].path.matches(path) {
+        for index in rules.indices where rules[index].matches(method: method, path: path, query: query) {
             return Decision(allowed: rules[index].action == .allow, ruleIndex: index, section: section)
         }
         return Decision(allowed: false, ruleIndex: nil, section: section)
+    }
+
+    /// The limits a request body must keep when `decision` allowed it: the deciding rule's
+    /// ``Rule/inspection``. Nil for a denial, or when the rule does not inspect bodies.
+    public func inspection(for decision: Decision) -> InspectionPolicy? {
+        guard decision.allowed, let index = decision.ruleIndex, rules.indices.contains(index) else { return nil }
+        return rules[index].inspection
     }
 
     /// Human message for a denial: "socket-proxy: POST /v1.41/containers/create is denied: only GET and HEAD are
@@ -38,7 +54,7 @@ public struct Profile: Sendable {
     }
 
     /// Why the request was denied: the rule's reason, or what the default deny means for this path.
-    private func denialReason(for decision: Decision) -> String {
+    public func denialReason(for decision: Decision) -> String {
         assert(!decision.allowed, "a denial message for an allowed request")
         if let index = decision.ruleIndex, rules.indices.contains(index) {
             return rules[index].reason ?? "rule \(rules[index].name) of profile \(name) denies it"

@@ -20,6 +20,10 @@ final class Connection: EventHandler, TimerHandler {
         case lengthBody(UInt64)
         /// Relaying a chunked body.
         case chunkedBody
+        /// Reading a body the inspector must see before anything goes to the daemon.
+        case collecting
+        /// Sending the inspected request (head and body) from the collection, from `offset`.
+        case forwardingCollected(Int)
         /// Everything of this request has been handled; waiting for its answer to finish.
         case sent
         /// After 101: client bytes go to the daemon unchanged until the client ends its side.
@@ -66,15 +70,43 @@ final class Connection: EventHandler, TimerHandler {
         var closeAfter = false
         var upstreamReusable = true
         var streaming = false
+        /// A stream that ends only when a side ends it (events, logs --follow, stats, attach, wait, tunnels): cut
+        /// at shutdown instead of waited for.
+        var openEnded = false
+        /// In audit and learn modes: why the policy would have denied this request that was let through.
+        var wouldDeny: String?
         /// Filled only when the audit sink wants a record of this priority.
         var event: AuditEvent?
+    }
+
+    /// A request body held back until the inspector has read it.
+    struct Collection {
+        var endpoint: InspectedEndpoint
+        var policy: InspectionPolicy
+        /// The bytes as the client sent them, head included: forwarded unchanged if the body passes.
+        var raw: [UInt8] = []
+        /// The body's content (de-chunked), what the daemon will decode.
+        var content: [UInt8] = []
+        /// Content-Length bytes still to come, or nil for a chunked body.
+        var remaining: UInt64?
+        var contentType: String?
+        var profileName: String
+        /// The normalised path, kept for learn mode.
+        var learnPath: [UInt8]?
+        var method: HTTPMethod
     }
 
     unowned let context: LoopContext
     let client: FileDescriptor
     let identity: ClientIdentity
     let listenerName: String
+    /// The profile this client's requests are decided by (nil: the policy's default).
+    let profileName: String?
     var registryIndex = -1
+    /// The snapshot `profileIndex` was looked up in; a reload replaces the snapshot and the index is looked up again.
+    private var profileSnapshot: PolicySnapshot?
+    private var profileIndex = 0
+    private var collection: Collection?
 
     private var clientRegistration: Registration?
     private var upstream: FileDescriptor?
@@ -89,6 +121,8 @@ final class Connection: EventHandler, TimerHandler {
     private var upstreamWritable = false
     /// The client shut down its sending side (EPOLLRDHUP), possibly with bytes still unread.
     private var clientHangup = false
+    /// The daemon shut down its sending side (EPOLLRDHUP), possibly with bytes still unread.
+    private var upstreamHangup = false
     /// A read from the client returned end of stream.
     private var clientEnded = false
     private var hangupPassedOn = false
@@ -116,11 +150,15 @@ final class Connection: EventHandler, TimerHandler {
     private var isClosed = false
     private var lastChunkWasLarge = false
 
-    init(context: LoopContext, client: FileDescriptor, identity: ClientIdentity, listenerName: String) {
+    init(
+        context: LoopContext, client: FileDescriptor, identity: ClientIdentity, listenerName: String,
+        profileName: String? = nil
+    ) {
         self.context = context
         self.client = client
         self.identity = identity
         self.listenerName = listenerName
+        self.profileName = profileName
         requestParser = RequestHeadParser(limits: context.limits)
         responseParser = ResponseHeadParser(limits: context.limits)
         requestChunks = ChunkedDecoder(limits: context.limits)
@@ -148,6 +186,7 @@ final class Connection: EventHandler, TimerHandler {
         } else if registration == upstreamRegistration {
             if failed || events.contains(.readable) { upstreamReadable = true }
             if failed || events.contains(.writable) { upstreamWritable = true }
+            if failed || events.contains(.readHangup) { upstreamHangup = true }
         } else {
             return
         }
@@ -184,8 +223,8 @@ final class Connection: EventHandler, TimerHandler {
     func beginDrain() {
         if exchange == nil {
             close()
-        } else if let current = exchange, current.streaming || current.upgrade {
-            abort(.clientGone, reason: "the proxy is shutting down")
+        } else if let current = exchange, current.openEnded || current.upgrade && current.streaming {
+            abort(current.decided, reason: "ended by the proxy shutting down")
         } else {
             exchange?.closeAfter = true
         }
@@ -215,6 +254,10 @@ final class Connection: EventHandler, TimerHandler {
             return spliceRequest(remaining)
         case .chunkedBody:
             return relayChunked(request: true)
+        case .collecting:
+            return collectBody()
+        case .forwardingCollected(let offset):
+            return forwardCollected(from: offset)
         case .sent:
             return watchClientWhileWaiting()
         case .tunnel:
@@ -275,29 +318,69 @@ final class Connection: EventHandler, TimerHandler {
                 context.buffers.detachIfEmpty(&input)
                 return false
             }
-            context.buffers.attach(&input)
-            if input.freeSpace == 0 { input.compact() }
-            guard input.freeSpace > 0 else {
+            let wasEmpty = input.isEmpty
+            switch fill(.client) {
+            case .ended:
+                clientEnded = true
+            case .read:
+                if wasEmpty && served > 0 { setTimer(.header, after: context.headerTimeout) }
+            case .blocked:
+                break
+            case .full:
                 startLocalExchange(decision: .malformed, status: 431, reason: HTTPParseError.headTooLarge.description)
                 return true
-            }
-            let wasEmpty = input.isEmpty
-            let space = input.writable(limit: input.freeSpace)
-            do {
-                switch try Linux.read(client, into: space) {
-                case .processed(0):
-                    clientEnded = true
-                case .processed(let count):
-                    input.end += count
-                    if count < space.count { clientReadable = false }
-                    if wasEmpty && served > 0 { setTimer(.header, after: context.headerTimeout) }
-                case .wouldBlock:
-                    clientReadable = false
-                }
-            } catch {
+            case .failed:
                 close()
                 return true
             }
+        }
+    }
+
+    /// What reading one side into its buffer gave.
+    enum ReadOutcome {
+        case read(Int)
+        case ended
+        case blocked
+        /// The buffer has no room left.
+        case full
+        case failed(SystemError)
+    }
+
+    /// Reads from one side into its buffer (a pooled block, compacted when full), at most `limit` bytes. Keeps the
+    /// edge-triggered flag honest: cleared on EAGAIN, and on a short read unless the peer's end of stream was
+    /// already reported (then the next read returns it, and no further event would say so).
+    private func fill(_ side: Side, limit: Int = .max) -> ReadOutcome {
+        let fromClient = side == .client
+        guard let fd = fromClient ? client : upstream else { return .blocked }
+        if fromClient {
+            context.buffers.attach(&input)
+            if input.freeSpace == 0 { input.compact() }
+        } else {
+            context.buffers.attach(&output)
+            if output.freeSpace == 0 { output.compact() }
+        }
+        let free = fromClient ? input.freeSpace : output.freeSpace
+        guard free > 0 else { return .full }
+        let space = fromClient ? input.writable(limit: min(free, limit)) : output.writable(limit: min(free, limit))
+        do {
+            switch try Linux.read(fd, into: space) {
+            case .processed(0):
+                return .ended
+            case .processed(let count):
+                if fromClient {
+                    input.end += count
+                    if count < space.count && !clientHangup { clientReadable = false }
+                } else {
+                    output.end += count
+                    if count < space.count && !upstreamHangup { upstreamReadable = false }
+                }
+                return .read(count)
+            case .wouldBlock:
+                if fromClient { clientReadable = false } else { upstreamReadable = false }
+                return .blocked
+            }
+        } catch {
+            return .failed(error)
         }
     }
 
@@ -309,6 +392,9 @@ final class Connection: EventHandler, TimerHandler {
         var current = Exchange(
             started: now, id: context.statistics.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue,
             method: head.method, keepAlive: head.keepAlive, upgrade: head.upgrade, decided: .allow)
+        // The client asked to close after this answer (Connection: close, or HTTP/1.0 without keep-alive); that
+        // holds whatever the daemon's answer says about its own connection.
+        current.closeAfter = !head.keepAlive
         let hasBody: Bool
         switch head.framing {
         case .none, .length(0): hasBody = false
@@ -316,29 +402,59 @@ final class Connection: EventHandler, TimerHandler {
         }
         let target = UnsafeRawBufferPointer(rebasing: bytes[head.target])
         let policy = context.policy
+        let parsed: RequestTarget
         switch RequestTarget.parse(target, scratch: context.scratch) {
         case .failure(let error):
             current.decided = .malformed
             exchange = current
-            fillEvent(head: head, bytes: bytes, target: nil, decision: nil, policy: policy)
+            fillEvent(head: head, bytes: bytes, target: nil, decision: nil, profile: nil)
+            exchange?.event?.reason = error.description
             respond(status: 400, message: refusal(head: head, bytes: bytes, reason: error.description), close: true)
             return
-        case .success(let parsed):
-            let path = UnsafeRawBufferPointer(rebasing: context.scratch[parsed.path])
-            let decision = policy.profile.decide(method: head.method, path: path)
-            current.decided = decision.allowed ? .allow : .deny
-            exchange = current
-            fillEvent(head: head, bytes: bytes, target: parsed, decision: decision, policy: policy)
-            guard decision.allowed else {
-                let message = policy.profile.denialMessage(
-                    for: decision, method: methodName(head, bytes), displayPath: displayPath(head, bytes))
-                let closeAfter = hasBody || !head.keepAlive
-                if !closeAfter { input.consume(head.headEnd) }
-                exchange?.event?.reason = message
-                respond(status: 403, message: message, close: closeAfter)
-                return
-            }
+        case .success(let value):
+            parsed = value
         }
+        guard let profile = currentProfile(policy) else {
+            current.decided = .deny
+            exchange = current
+            fillEvent(head: head, bytes: bytes, target: parsed, decision: nil, profile: nil)
+            let reason = "this client's profile \(profileName ?? "") is gone from the reloaded policy"
+            exchange?.event?.reason = reason
+            respond(status: 403, message: refusal(head: head, bytes: bytes, reason: reason), close: true)
+            return
+        }
+        let path = UnsafeRawBufferPointer(rebasing: context.scratch[parsed.path])
+        let query = parsed.query.map { UnsafeRawBufferPointer(rebasing: target[$0]) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        let decision = profile.decide(method: head.method, path: path, query: query)
+        current.openEnded = head.upgrade || Self.isOpenEnded(path: path, query: query)
+        current.decided = decision.allowed ? .allow : .deny
+        let enforcing = policy.mode == .enforce
+        if !decision.allowed && !enforcing {
+            current.decided = .allow
+            current.wouldDeny = profile.denialReason(for: decision)
+        }
+        exchange = current
+        fillEvent(head: head, bytes: bytes, target: parsed, decision: decision, profile: profile)
+        guard decision.allowed || !enforcing else {
+            let reason = profile.denialReason(for: decision)
+            let message = "socket-proxy: \(methodName(head, bytes)) \(displayPath(head, bytes)) is denied: \(reason)"
+            let closeAfter = hasBody || !head.keepAlive
+            if !closeAfter { input.consume(head.headEnd) }
+            exchange?.event?.reason = reason
+            respond(status: 403, message: message, close: closeAfter)
+            return
+        }
+        // Bodies that can ask for the host are read whole and inspected before anything goes to the daemon. In
+        // audit and learn modes every such body is read, so that what it asks for is recorded.
+        if let endpoint = InspectedEndpoint(method: head.method, path: path),
+            let inspection = profile.inspection(for: decision) ?? (enforcing ? nil : InspectionPolicy.strict)
+        {
+            beginCollecting(
+                head, bytes: bytes, endpoint: endpoint, inspection: inspection, profile: profile.name,
+                learnPath: policy.learner == nil ? nil : Array(path))
+            return
+        }
+        policy.learner?.record(method: head.method, path: path)
         // Allowed: the head and whatever body bytes arrived with it go out in one write.
         var sendCount = head.headEnd
         let available = bytes.count - head.headEnd
@@ -359,6 +475,7 @@ final class Connection: EventHandler, TimerHandler {
             case .failure(let error):
                 exchange?.decided = .malformed
                 exchange?.event?.decision = .malformed
+                exchange?.event?.reason = error.description
                 respond(status: error.status, message: refusal(head: head, bytes: bytes, reason: error.description),
                     close: true)
                 return
@@ -366,6 +483,11 @@ final class Connection: EventHandler, TimerHandler {
         }
         requestChecked = 0
         requestPhase = .forwarding(sendCount)
+        startUpstreamExchange()
+    }
+
+    /// The request is on its way to the daemon: read its answer, connecting first if needed.
+    private func startUpstreamExchange() {
         responseParser.reset()
         cancelTimer()
         if upstream == nil {
@@ -373,6 +495,251 @@ final class Connection: EventHandler, TimerHandler {
         } else {
             responsePhase = .head
         }
+    }
+
+    /// The profile for this connection's next request, looked up again after a reload; nil when a reload removed
+    /// the profile this client was given.
+    private func currentProfile(_ policy: PolicySnapshot) -> Profile? {
+        if profileSnapshot !== policy {
+            guard let name = profileName else {
+                profileIndex = 0
+                profileSnapshot = policy
+                return policy.profiles[0]
+            }
+            guard let index = policy.index(of: name) else { return nil }
+            profileIndex = index
+            profileSnapshot = policy
+        }
+        return policy.profiles[profileIndex]
+    }
+
+    /// Endpoints whose answer lasts as long as a side wants: `/events`, `logs` with `follow`, `stats` unless
+    /// `stream=0`, `attach`, `wait`.
+    static func isOpenEnded(path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer) -> Bool {
+        func hasSuffix(_ suffix: StaticString) -> Bool {
+            let count = suffix.utf8CodeUnitCount
+            guard path.count >= count else { return false }
+            return UnsafeRawBufferPointer(start: suffix.utf8Start, count: count)
+                .elementsEqual(path[(path.count - count)...])
+        }
+        if path.elementsEqual("/events".utf8) { return true }
+        if hasSuffix("/attach") || hasSuffix("/attach/ws") || hasSuffix("/wait") { return true }
+        if hasSuffix("/logs") { return queryFlag(query, "follow") == true }
+        if hasSuffix("/stats") { return queryFlag(query, "stream") != false }
+        return false
+    }
+
+    /// The boolean value of a query parameter as Docker reads it (`1`/`true` and `0`/`false`), nil when absent.
+    private static func queryFlag(_ query: UnsafeRawBufferPointer, _ name: StaticString) -> Bool? {
+        let key = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        for pair in query.split(separator: UInt8(ascii: "&")) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.first?.elementsEqual(key) == true else { continue }
+            guard parts.count == 2 else { return true }
+            let value = parts[1]
+            if value.elementsEqual("1".utf8) || value.elementsEqual("true".utf8) || value.elementsEqual("True".utf8) {
+                return true
+            }
+            return false
+        }
+        return nil
+    }
+
+    // MARK: Inspected bodies
+
+    private func beginCollecting(
+        _ head: RequestHead, bytes: UnsafeRawBufferPointer, endpoint: InspectedEndpoint, inspection: InspectionPolicy,
+        profile: String, learnPath: [UInt8]?
+    ) {
+        var remaining: UInt64?
+        switch head.framing {
+        case .none, .untilClose: remaining = 0
+        case .length(let length):
+            guard length <= UInt64(inspection.maxBodyBytes) else {
+                tooLarge(inspection.maxBodyBytes)
+                return
+            }
+            remaining = length
+        case .chunked:
+            remaining = nil
+            requestChunks.reset()
+        }
+        var collected = Collection(
+            endpoint: endpoint, policy: inspection, remaining: remaining,
+            contentType: head.contentType.map { String(decoding: bytes[$0], as: UTF8.self) }, profileName: profile,
+            learnPath: learnPath, method: head.method)
+        collected.raw.append(contentsOf: bytes[0..<head.headEnd])
+        input.consume(head.headEnd)
+        collection = collected
+        requestPhase = .collecting
+        cancelTimer()
+        if head.expectContinue && input.isEmpty {
+            // The client waits for this before it sends the body; the daemon cannot say it, it has not seen the
+            // request yet. Its own 100 later is a second informational answer, which clients accept.
+            let answer: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
+            _ = try? Linux.send(client, UnsafeRawBufferPointer(start: answer.utf8Start, count: answer.utf8CodeUnitCount))
+        }
+    }
+
+    /// Moves body bytes from the input buffer into the collection until the body is complete.
+    private func collectBody() -> Bool {
+        guard var collected = collection else { return false }
+        collection = nil
+        defer { if collection == nil && requestPhase == .collecting { collection = collected } }
+        var moved = false
+        while true {
+            // Take what is buffered.
+            while !input.isEmpty {
+                let bytes = input.readable
+                if let remaining = collected.remaining {
+                    if remaining == 0 { break }
+                    let take = Int(min(remaining, UInt64(bytes.count)))
+                    collected.raw.append(contentsOf: bytes[0..<take])
+                    collected.content.append(contentsOf: bytes[0..<take])
+                    collected.remaining = remaining - UInt64(take)
+                    input.consume(take)
+                } else {
+                    if requestChunks.isComplete { break }
+                    let data = requestChunks.dataRemaining
+                    if data > 0 {
+                        let take = Int(min(data, UInt64(bytes.count)))
+                        collected.raw.append(contentsOf: bytes[0..<take])
+                        collected.content.append(contentsOf: bytes[0..<take])
+                        requestChunks.skipData(UInt64(take))
+                        input.consume(take)
+                    } else {
+                        // Framing: one byte at a time, so the decoder stops exactly where data begins.
+                        let one = UnsafeRawBufferPointer(rebasing: bytes[0..<1])
+                        switch requestChunks.consume(one) {
+                        case .success(let used):
+                            collected.raw.append(contentsOf: bytes[0..<used])
+                            input.consume(used)
+                            if used == 0 { break }
+                        case .failure(let error):
+                            collection = nil
+                            exchange?.decided = .malformed
+                            exchange?.event?.decision = .malformed
+                            exchange?.event?.reason = error.description
+                            respond(status: error.status, message: "socket-proxy: invalid chunked body: \(error)",
+                                close: true)
+                            return true
+                        }
+                    }
+                }
+                moved = true
+                let limit = collected.policy.maxBodyBytes
+                if collected.content.count > limit || collected.raw.count > 2 * limit + 65536 {
+                    collection = nil
+                    tooLarge(limit)
+                    return true
+                }
+            }
+            let complete = collected.remaining.map { $0 == 0 } ?? requestChunks.isComplete
+            if complete {
+                collection = nil
+                finishCollecting(collected)
+                return true
+            }
+            guard !clientEnded else {
+                collection = nil
+                abort(.clientGone, reason: "the client closed the connection in the middle of the request body")
+                return true
+            }
+            guard clientReadable else { return moved }
+            switch fill(.client) {
+            case .ended:
+                clientEnded = true
+            case .read:
+                moved = true
+            case .blocked, .full:
+                context.buffers.detachIfEmpty(&input)
+                return moved
+            case .failed(let error):
+                collection = nil
+                abort(.clientGone, reason: error.description)
+                return true
+            }
+        }
+    }
+
+    /// The body is complete: inspect it, then forward it unchanged or refuse it.
+    private func finishCollecting(_ collected: Collection) {
+        let enforcing = context.policy.mode == .enforce
+        let verdict = collected.content.withUnsafeBytes {
+            BodyInspector.inspect(
+                $0, contentType: collected.contentType, endpoint: collected.endpoint, policy: collected.policy)
+        }
+        if let learner = context.policy.learner, let path = collected.learnPath {
+            let findings = collected.content.withUnsafeBytes {
+                (try? BodyInspector.findings($0, contentType: collected.contentType, endpoint: collected.endpoint)
+                    .get()) ?? []
+            }
+            path.withUnsafeBytes { learner.record(method: collected.method, path: $0, findings: findings) }
+        }
+        switch verdict {
+        case .allow:
+            break
+        case .deny(let finding, let detail):
+            let reason = "\(finding.field) is not allowed by profile \(collected.profileName): \(detail)"
+            if enforcing {
+                exchange?.decided = .deny
+                exchange?.event?.decision = .deny
+                exchange?.event?.reason = reason
+                respond(status: 403, message: "socket-proxy: \(reason)", close: false)
+                return
+            }
+            if exchange?.wouldDeny == nil { exchange?.wouldDeny = reason }
+        case .invalid(let status, let reason):
+            if enforcing {
+                exchange?.decided = .malformed
+                exchange?.event?.decision = .malformed
+                exchange?.event?.reason = reason
+                respond(status: status, message: "socket-proxy: the request body cannot be inspected: \(reason)",
+                    close: true)
+                return
+            }
+            if exchange?.wouldDeny == nil { exchange?.wouldDeny = "the body cannot be inspected: \(reason)" }
+        }
+        collection = collected
+        collection?.content = []
+        requestPhase = .forwardingCollected(0)
+        startUpstreamExchange()
+    }
+
+    private func forwardCollected(from offset: Int) -> Bool {
+        guard let upstream, upstreamWritable, let raw = collection?.raw else { return false }
+        let result = raw.withUnsafeBytes { bytes in
+            Result { () throws(SystemError) in
+                try Linux.send(upstream, UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            }
+        }
+        do {
+            switch try result.get() {
+            case .processed(let sent):
+                exchange?.bytesIn += UInt64(sent)
+                if offset + sent < raw.count {
+                    requestPhase = .forwardingCollected(offset + sent)
+                } else {
+                    collection = nil
+                    requestBodyDone()
+                }
+                return true
+            case .wouldBlock:
+                upstreamWritable = false
+                return false
+            }
+        } catch {
+            upstreamBroke(error)
+            return true
+        }
+    }
+
+    private func tooLarge(_ limit: Int) {
+        exchange?.decided = .malformed
+        exchange?.event?.decision = .malformed
+        let reason = "the request body is larger than the \(limit) bytes the inspector reads"
+        exchange?.event?.reason = reason
+        respond(status: 413, message: "socket-proxy: \(reason)", close: true)
     }
 
     // MARK: Request bodies and tunnels
@@ -431,7 +798,14 @@ final class Connection: EventHandler, TimerHandler {
     private func tunnelRequest() -> Bool {
         guard let upstream else { return false }
         if !input.isEmpty {
-            return forwardBuffered(&input, to: upstream, writable: &upstreamWritable, counter: \.bytesIn)
+            var count = input.count
+            do {
+                return try sendChecked(
+                    &input, count: &count, to: upstream, writable: &upstreamWritable, counter: \.bytesIn)
+            } catch {
+                abort(.upstreamError, reason: error.description)
+                return true
+            }
         }
         var left = UInt64.max
         switch splice(
@@ -461,17 +835,11 @@ final class Connection: EventHandler, TimerHandler {
         // Read what is pending: pipelined requests stay buffered for later; end of stream with nothing pending
         // means the client is done sending, which the daemon is told about the way a direct client would tell it.
         while !clientEnded && clientReadable {
-            context.buffers.attach(&input)
-            if input.freeSpace == 0 { input.compact() }
-            guard input.freeSpace > 0 else { return false }
-            let space = input.writable(limit: input.freeSpace)
-            do {
-                switch try Linux.read(client, into: space) {
-                case .processed(0): clientEnded = true
-                case .processed(let count): input.end += count
-                case .wouldBlock: clientReadable = false
-                }
-            } catch {
+            switch fill(.client) {
+            case .ended: clientEnded = true
+            case .read, .blocked: break
+            case .full: return false
+            case .failed(let error):
                 abort(.clientGone, reason: error.description)
                 return true
             }
@@ -514,7 +882,7 @@ final class Connection: EventHandler, TimerHandler {
     // MARK: Responses
 
     private func readResponseHead() -> Bool {
-        guard let upstream, let method = exchange?.method else { return false }
+        guard upstream != nil, let method = exchange?.method else { return false }
         while true {
             if !output.isEmpty {
                 switch responseParser.parse(output.readable, requestMethod: method) {
@@ -529,29 +897,19 @@ final class Connection: EventHandler, TimerHandler {
                 }
             }
             guard upstreamReadable else { return false }
-            context.buffers.attach(&output)
-            if output.freeSpace == 0 { output.compact() }
-            guard output.freeSpace > 0 else {
+            switch fill(.upstream) {
+            case .read:
+                continue
+            case .blocked:
+                return false
+            case .ended:
+                failUpstream(reason: "the Docker daemon closed the connection without answering", status: 502)
+            case .full:
                 failUpstream(reason: "the Docker daemon's response head is too large", status: 502)
-                return true
-            }
-            let space = output.writable(limit: output.freeSpace)
-            do {
-                switch try Linux.read(upstream, into: space) {
-                case .processed(0):
-                    failUpstream(reason: "the Docker daemon closed the connection without answering", status: 502)
-                    return true
-                case .processed(let count):
-                    output.end += count
-                    if count < space.count { upstreamReadable = false }
-                case .wouldBlock:
-                    upstreamReadable = false
-                    return false
-                }
-            } catch {
+            case .failed(let error):
                 failUpstream(reason: "reading from the Docker daemon failed: \(error)", status: 502)
-                return true
             }
+            return true
         }
     }
 
@@ -617,6 +975,7 @@ final class Connection: EventHandler, TimerHandler {
         exchange?.streaming = true
         context.statistics.activeStreams.wrappingAdd(1, ordering: .relaxed)
         if context.streamIdleTimeout > 0 { setTimer(.stream, after: context.streamIdleTimeout) }
+        if exchange?.openEnded == true { recordStart() }
     }
 
     private func requestPhaseForTunnel() -> RequestPhase {
@@ -752,17 +1111,21 @@ final class Connection: EventHandler, TimerHandler {
             let complete = request ? requestChunks.isComplete : responseChunks.isComplete
             let checked = request ? requestChecked : responseChecked
             if checked > 0 {
-                let ok =
-                    request
-                    ? sendChecked(&input, count: &requestChecked, to: destination, writable: &upstreamWritable,
-                        counter: \.bytesIn)
-                    : sendChecked(&output, count: &responseChecked, to: destination, writable: &clientWritable,
-                        counter: \.bytesOut)
-                switch ok {
-                case .some(true): moved = true; continue
-                case .some(false): return moved
-                case .none: return true
+                let sent: Bool
+                do {
+                    sent =
+                        request
+                        ? try sendChecked(
+                            &input, count: &requestChecked, to: destination, writable: &upstreamWritable,
+                            counter: \.bytesIn)
+                        : try sendChecked(
+                            &output, count: &responseChecked, to: destination, writable: &clientWritable,
+                            counter: \.bytesOut)
+                } catch {
+                    return chunkFailure(error.description, side: request ? .upstream : .client)
                 }
+                if sent { moved = true; continue }
+                return moved
             }
             if complete {
                 if request { releasePipe(&requestPipe) } else { releasePipe(&responsePipe) }
@@ -812,31 +1175,14 @@ final class Connection: EventHandler, TimerHandler {
                 }
             }
             // Framing bytes are needed: read a little, so that large chunk data is left for splice.
-            let readable = request ? clientReadable : upstreamReadable
-            guard readable else { return moved }
-            if request { context.buffers.attach(&input) } else { context.buffers.attach(&output) }
-            if request { input.compact() } else { output.compact() }
-            let free = request ? input.freeSpace : output.freeSpace
-            guard free > 0 else { return chunkFailure("chunk framing too large", side: request ? .client : .upstream) }
-            let limit = lastChunkWasLarge ? min(free, 64) : free
-            let space = request ? input.writable(limit: limit) : output.writable(limit: limit)
-            do {
-                switch try Linux.read(source, into: space) {
-                case .processed(0):
-                    return chunkFailure("the connection closed in the middle of a chunked body",
-                        side: request ? .client : .upstream)
-                case .processed(let count):
-                    if request { input.end += count } else { output.end += count }
-                    if count < space.count {
-                        if request { clientReadable = false } else { upstreamReadable = false }
-                    }
-                    moved = true
-                case .wouldBlock:
-                    if request { clientReadable = false } else { upstreamReadable = false }
-                    return moved
-                }
-            } catch {
-                return chunkFailure(error.description, side: request ? .client : .upstream)
+            let side: Side = request ? .client : .upstream
+            guard request ? clientReadable : upstreamReadable else { return moved }
+            switch fill(side, limit: lastChunkWasLarge ? 64 : .max) {
+            case .read: moved = true
+            case .blocked: return moved
+            case .ended: return chunkFailure("the connection closed in the middle of a chunked body", side: side)
+            case .full: return chunkFailure("chunk framing too large", side: side)
+            case .failed(let error): return chunkFailure(error.description, side: side)
             }
             // Remember whether chunks are big, to read framing in small pieces next time.
             let nextData = request ? requestChunks.dataRemaining : responseChunks.dataRemaining
@@ -849,37 +1195,25 @@ final class Connection: EventHandler, TimerHandler {
         return true
     }
 
-    /// Sends the first `count` buffered bytes; true when some went, false when blocked, nil when the connection
-    /// failed and was closed.
+    /// Sends the first `count` buffered bytes; true when some went, false when blocked. A failed send throws, and
+    /// the caller aborts once `buffer` is no longer borrowed: closing releases the buffer, and doing that while it
+    /// is passed `inout` here is an exclusivity violation that stops the process.
     private func sendChecked(
         _ buffer: inout ByteBuffer, count: inout Int, to fd: FileDescriptor, writable: inout Bool,
         counter: WritableKeyPath<Exchange, UInt64>
-    ) -> Bool? {
+    ) throws(SystemError) -> Bool {
         guard writable else { return false }
-        do {
-            switch try Linux.send(fd, UnsafeRawBufferPointer(rebasing: buffer.readable[0..<count])) {
-            case .processed(let sent):
-                buffer.consume(sent)
-                count -= sent
-                exchange?[keyPath: counter] += UInt64(sent)
-                if count > 0 { writable = false }
-                return true
-            case .wouldBlock:
-                writable = false
-                return false
-            }
-        } catch {
-            abort(fd == client ? .clientGone : .upstreamError, reason: error.description)
-            return nil
+        switch try Linux.send(fd, UnsafeRawBufferPointer(rebasing: buffer.readable[0..<count])) {
+        case .processed(let sent):
+            buffer.consume(sent)
+            count -= sent
+            exchange?[keyPath: counter] += UInt64(sent)
+            if count > 0 { writable = false }
+            return true
+        case .wouldBlock:
+            writable = false
+            return false
         }
-    }
-
-    private func forwardBuffered(
-        _ buffer: inout ByteBuffer, to fd: FileDescriptor, writable: inout Bool,
-        counter: WritableKeyPath<Exchange, UInt64>
-    ) -> Bool {
-        var count = buffer.count
-        return sendChecked(&buffer, count: &count, to: fd, writable: &writable, counter: counter) ?? true
     }
 
     // MARK: Splice
@@ -933,7 +1267,11 @@ final class Connection: EventHandler, TimerHandler {
                         if limit != .max { limit -= UInt64(count) }
                         progressed = true
                     case .wouldBlock:
-                        sourceReadable = false
+                        // Splicing into a pipe that holds bytes also fails with EAGAIN when the pipe has no free
+                        // slot (each skb fragment takes one, however small), long before `count` reaches
+                        // `capacity`. Only an empty pipe proves the socket is drained; otherwise leave the flag
+                        // set and try again once the pipe has been emptied.
+                        if pipe!.count == 0 { sourceReadable = false }
                     }
                 } catch {
                     return .failed(error, source == client ? .client : .upstream)
@@ -1022,6 +1360,7 @@ final class Connection: EventHandler, TimerHandler {
         upstreamRegistration = nil
         upstreamReadable = false
         upstreamWritable = false
+        upstreamHangup = false
         releasePipe(&requestPipe)
         releasePipe(&responsePipe)
         context.buffers.release(&output)
@@ -1036,6 +1375,7 @@ final class Connection: EventHandler, TimerHandler {
             method: .other, keepAlive: false, upgrade: false, decided: decision)
         if context.audit.threshold >= .warning {
             var event = AuditEvent()
+            event.requestID = exchange!.id
             event.decision = decision
             event.listener = listenerName
             event.client = identity
@@ -1221,29 +1561,34 @@ final class Connection: EventHandler, TimerHandler {
     /// Builds the audit record for a decided request, only if the sink will keep it.
     private func fillEvent(
         head: RequestHead, bytes: UnsafeRawBufferPointer, target: RequestTarget?, decision: Decision?,
-        policy: PolicySnapshot
+        profile: Profile?
     ) {
         let priority: AuditPriority = decision?.allowed == true ? .info : .warning
-        guard context.audit.threshold >= priority || (head.upgrade && context.audit.threshold >= .debug) else {
-            return
-        }
+        let threshold = context.audit.threshold
+        guard threshold >= priority || (exchange!.openEnded && threshold >= .debug) else { return }
         var event = AuditEvent()
         event.requestID = exchange!.id
         event.method = methodName(head, bytes)
         event.path = displayPath(head, bytes)
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[head.target])
         if let target {
             if let query = target.query {
-                let raw = UnsafeRawBufferPointer(rebasing: bytes[head.target])
                 event.query = LocalResponse.printable(UnsafeRawBufferPointer(rebasing: raw[query]))
             }
             if let version = target.version {
-                event.apiVersion = String(decoding: UnsafeRawBufferPointer(rebasing: context.scratch[version]), as: UTF8.self)
+                event.apiVersion = String(
+                    decoding: UnsafeRawBufferPointer(rebasing: context.scratch[version]), as: UTF8.self)
             }
+        } else if let mark = raw.firstIndex(of: UInt8(ascii: "?")) {
+            event.query = LocalResponse.printable(UnsafeRawBufferPointer(rebasing: raw[(mark + 1)...]))
         }
-        if let decision {
+        if let decision, let profile {
             event.section = decision.section?.rawValue ?? ""
-            event.rule = policy.profile.ruleName(for: decision)
+            event.rule = profile.ruleName(for: decision)
+            event.profile = profile.name
         }
+        let mode = context.policy.mode
+        if mode != .enforce { event.mode = mode.rawValue }
         event.listener = listenerName
         event.client = identity
         exchange!.event = event
@@ -1259,6 +1604,11 @@ final class Connection: EventHandler, TimerHandler {
     private func record(_ finished: Exchange, decision: AuditDecision, reason: String?) {
         guard var event = finished.event else { return }
         event.decision = decision
+        if let wouldDeny = finished.wouldDeny, decision == .allow {
+            // Audit and learn modes: let through, recorded as what enforcing would have done.
+            event.decision = .deny
+            event.reason = wouldDeny
+        }
         guard context.audit.threshold >= event.priority else { return }
         event.status = finished.status
         event.bytesIn = finished.bytesIn

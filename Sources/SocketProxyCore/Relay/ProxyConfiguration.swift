@@ -15,31 +15,75 @@ public enum ListenerSource: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// One place clients connect to.
+/// One place clients connect to, and which profile its clients get.
 public struct ListenerConfiguration: Sendable, Equatable {
     /// Where the socket comes from.
     public var source: ListenerSource
+    /// The name in audit records (nil: the address, or systemd's name for a passed socket).
+    public var name: String?
     /// For an IPv6 address: serve IPv6 only (false: IPv4 clients too, dual stack).
     public var v6Only: Bool
     /// Permission bits for a Unix socket file (nil: leave as the umask made it).
     public var unixMode: UInt32?
+    /// Owner and group for a Unix socket file (nil: leave as created).
+    public var unixOwner: UInt32?
+    public var unixGroup: UInt32?
+    /// The profile every client of this listener gets; nil: decided by ``clients``, or the snapshot's default
+    /// profile when there are no client rules.
+    public var profile: String?
+    /// Client rules, first match wins; a client matching none is refused when it connects.
+    public var clients: [ClientRule]
 
     /// Creates a listener configuration.
-    public init(source: ListenerSource, v6Only: Bool = true, unixMode: UInt32? = nil) {
+    public init(
+        source: ListenerSource, v6Only: Bool = true, unixMode: UInt32? = nil, unixOwner: UInt32? = nil,
+        unixGroup: UInt32? = nil, profile: String? = nil, clients: [ClientRule] = [], name: String? = nil
+    ) {
         self.source = source
+        self.name = name
         self.v6Only = v6Only
         self.unixMode = unixMode
+        self.unixOwner = unixOwner
+        self.unixGroup = unixGroup
+        self.profile = profile
+        self.clients = clients
     }
 }
 
 /// The policy in force; replaced as a whole on reload, so a request sees one consistent version.
 public final class PolicySnapshot: Sendable {
-    /// The profile every request is decided by.
-    public let profile: Profile
-    /// Creates a snapshot.
-    public init(profile: Profile) {
-        self.profile = profile
+    /// Every profile a listener or client rule can name; the first is the default.
+    public let profiles: [Profile]
+    /// Enforce the decisions, or only record them (audit, learn).
+    public let mode: ProxyMode
+    /// In learn mode, what was seen.
+    public let learner: PolicyLearner?
+    private let indexByName: [String: Int]
+
+    /// A snapshot with one profile, enforced.
+    public convenience init(profile: Profile) {
+        self.init(profiles: [profile], mode: .enforce)
     }
+
+    /// A snapshot with `profiles` (at least one; names unique) in `mode`. Learn mode gets a ``PolicyLearner``
+    /// unless one is passed (to keep what a reload's predecessor learnt).
+    public init(profiles: [Profile], mode: ProxyMode, learner: PolicyLearner? = nil) {
+        precondition(!profiles.isEmpty, "a policy needs at least one profile")
+        self.profiles = profiles
+        self.mode = mode
+        self.learner = mode == .learn ? (learner ?? PolicyLearner()) : nil
+        var index: [String: Int] = [:]
+        for (position, profile) in profiles.enumerated() where index[profile.name] == nil {
+            index[profile.name] = position
+        }
+        indexByName = index
+    }
+
+    /// The default profile.
+    public var profile: Profile { profiles[0] }
+
+    /// The position of the profile named `name`, if there is one.
+    public func index(of name: String) -> Int? { indexByName[name] }
 }
 
 /// Everything a ``ProxyServer`` needs.

@@ -13,6 +13,7 @@ public final class ProxyServer: Sendable {
         let name: String
         let address: SocketAddress
         let ownsFile: String?
+        let configuration: ListenerConfiguration
     }
 
     private struct State: Sendable {
@@ -28,6 +29,8 @@ public final class ProxyServer: Sendable {
     /// Live counters.
     public let statistics = ProxyStatistics()
     private let state = Mutex(State())
+    private let heartbeatRound = Atomic<UInt64>(0)
+    private let heartbeatAnswers = Atomic<Int>(0)
 
     /// Creates a server; nothing is opened until ``start()``.
     public init(configuration: ProxyConfiguration, audit: AuditSink) {
@@ -46,7 +49,7 @@ public final class ProxyServer: Sendable {
     /// Opens the listeners and starts the event loops on their threads.
     public func start() throws(SystemError) {
         var opened: [OpenListener] = []
-        do {
+        do throws(SystemError) {
             for listener in configuration.listeners {
                 switch listener.source {
                 case .address(let address):
@@ -54,12 +57,25 @@ public final class ProxyServer: Sendable {
                     var ownsFile: String?
                     if case .unix(let path) = address {
                         ownsFile = path
-                        if let mode = listener.unixMode { chmod(path, mode_t(mode)) }
+                        if let mode = listener.unixMode, chmod(path, mode_t(mode)) != 0 {
+                            throw SystemError("chmod", errno: errno)
+                        }
+                        if listener.unixOwner != nil || listener.unixGroup != nil {
+                            let owner = listener.unixOwner.map { uid_t($0) } ?? uid_t.max
+                            let group = listener.unixGroup.map { gid_t($0) } ?? gid_t.max
+                            if chown(path, owner, group) != 0 { throw SystemError("chown", errno: errno) }
+                        }
                     }
                     let bound = Socket.localAddress(fd)
-                    opened.append(OpenListener(fd: fd, name: address.description, address: bound, ownsFile: ownsFile))
+                    opened.append(
+                        OpenListener(
+                            fd: fd, name: listener.name ?? address.description, address: bound, ownsFile: ownsFile,
+                            configuration: listener))
                 case .inherited(let fd, let name):
-                    opened.append(OpenListener(fd: fd, name: name, address: Socket.localAddress(fd), ownsFile: nil))
+                    opened.append(
+                        OpenListener(
+                            fd: fd, name: listener.name ?? name, address: Socket.localAddress(fd), ownsFile: nil,
+                            configuration: listener))
                 }
             }
         } catch {
@@ -78,7 +94,9 @@ public final class ProxyServer: Sendable {
             for listener in opened {
                 let isUnix: Bool
                 if case .unix = listener.address { isUnix = true } else { isUnix = false }
-                let handler = Listener(context: context, fd: listener.fd, name: listener.name, isUnix: isUnix)
+                let handler = Listener(
+                    context: context, fd: listener.fd, name: listener.name, isUnix: isUnix,
+                    profile: listener.configuration.profile, clients: listener.configuration.clients)
                 try handler.start()
                 context.listeners.append(handler)
             }
@@ -111,29 +129,61 @@ public final class ProxyServer: Sendable {
         }
     }
 
+    /// Whether every event loop ran the task the previous call posted; then posts the next one. Called
+    /// periodically by a watchdog: a loop stuck in a handler never runs its task, so the answer turns false.
+    /// The first call answers true.
+    public func heartbeat() -> Bool {
+        let loops = self.loops
+        let round = heartbeatRound.load(ordering: .acquiring)
+        let answered = round == 0 || heartbeatAnswers.load(ordering: .acquiring) >= loops.count
+        guard answered else { return false }
+        let next = round + 1
+        heartbeatAnswers.store(0, ordering: .releasing)
+        heartbeatRound.store(next, ordering: .releasing)
+        for loop in loops {
+            loop.execute { [self] in
+                if heartbeatRound.load(ordering: .acquiring) == next {
+                    heartbeatAnswers.wrappingAdd(1, ordering: .acquiringAndReleasing)
+                }
+            }
+        }
+        return true
+    }
+
     /// Stops accepting, closes idle connections, ends streams and tunnels, lets other requests finish, and
     /// stops the loops once every connection is gone or `gracePeriod` has passed. Returns at once; see ``wait()``.
     public func shutdown(gracePeriod: Duration = .seconds(10)) {
-        let (contexts, listeners) = state.withLock { ($0.contexts, $0.listeners) }
+        let contexts = state.withLock { $0.contexts }
         let deadline = Linux.monotonicNanoseconds() &+ gracePeriod.nanoseconds
+        // Once every loop has stopped watching the listening sockets, close them, so that new clients are refused
+        // at once instead of waiting in the backlog until the proxy exits. (Closing earlier could close a number
+        // a loop still has registered, or one that was just reused.)
+        let pending = Countdown(contexts.count)
         for box in contexts {
-            box.value.loop.execute { box.value.beginShutdown(deadline: deadline) }
-        }
-        for listener in listeners {
-            if let path = listener.ownsFile { unlink(path) }
+            box.value.loop.execute { [self] in
+                box.value.beginShutdown(deadline: deadline)
+                if pending.arrive() { closeListeners() }
+            }
         }
     }
 
-    /// Waits until every loop has stopped, then closes the listening sockets.
-    public func wait() {
-        let threads = state.withLock { $0.threads }
-        for thread in threads { thread.join() }
+    private func closeListeners() {
         let listeners = state.withLock { state -> [OpenListener] in
             let list = state.listeners
             state.listeners = []
             return list
         }
-        for listener in listeners { Linux.close(listener.fd) }
+        for listener in listeners {
+            Linux.close(listener.fd)
+            if let path = listener.ownsFile { unlink(path) }
+        }
+    }
+
+    /// Waits until every loop has stopped, then closes the listening sockets if shutdown has not.
+    public func wait() {
+        let threads = state.withLock { $0.threads }
+        for thread in threads { thread.join() }
+        closeListeners()
     }
 
     static var coreCount: Int {
@@ -146,6 +196,14 @@ public final class ProxyServer: Sendable {
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return 4096 }
         return max(16, (Int(limit.rlim_cur) - 256) / 2)
     }
+}
+
+/// Counts arrivals down to zero; the last arrival learns it was the last.
+final class Countdown: Sendable {
+    private let remaining: Atomic<Int>
+    init(_ count: Int) { remaining = Atomic(count) }
+    /// True for exactly one caller: the one that brings the count to zero.
+    func arrive() -> Bool { remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 }
 }
 
 /// Carries a value known to be used by one thread at a time across a thread boundary.

@@ -81,9 +81,13 @@ final class IntegrationContext: @unchecked Sendable {
         images.append(reference)
     }
 
-    /// Starts a proxy with this policy environment; it is stopped at the end.
-    func startProxy(_ policy: [String: String], arguments: [String] = []) async throws -> ProxyProcess {
-        let proxy = try await ProxyProcess.start(policy: policy, socketPath: daemon.socketPath, arguments: arguments)
+    /// Starts a proxy with this policy environment; it is stopped at the end. `socketPath` replaces the daemon's
+    /// socket (e.g. with a missing one).
+    func startProxy(_ policy: [String: String], arguments: [String] = [], socketPath: String? = nil) async throws
+        -> ProxyProcess
+    {
+        let proxy = try await ProxyProcess.start(
+            policy: policy, socketPath: socketPath ?? daemon.socketPath, arguments: arguments)
         proxies.append(proxy)
         return proxy
     }

@@ -31,6 +31,38 @@ final class ProxyProcess: @unchecked Sendable {
     /// Whether the process is still running.
     var isRunning: Bool { child.isRunning }
 
+    /// The process id, for signals and `journalctl _PID=`.
+    var pid: pid_t { child.pid }
+
+    /// The exit status once the proxy has exited (128 + signal number for a signal), nil while it runs.
+    var exitCode: Int32? { child.exitCode }
+
+    /// Sends a signal to the proxy (SIGHUP reloads, SIGTERM stops).
+    func signal(_ number: Int32) {
+        child.signal(number)
+    }
+
+    /// Waits until the proxy exits by itself; false when it still runs after `timeout` (it is left running).
+    func waitForExit(timeout: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while child.isRunning && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return !child.isRunning
+    }
+
+    /// Waits until the proxy's output contains `text`; false when `timeout` passes first.
+    func waitForLog(containing text: String, timeout: Duration = .seconds(10)) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if log.contains(text) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return log.contains(text)
+    }
+
     /// A fresh raw connection to the proxy.
     func connect() throws -> RawHTTPConnection {
         try RawHTTPConnection.tcp(port: port)
@@ -88,7 +120,11 @@ final class ProxyProcess: @unchecked Sendable {
             let clock = ContinuousClock()
             let deadline = clock.now + readiness
             while clock.now < deadline {
-                if let connection = try? RawHTTPConnection.tcp(port: port) {
+                // Something accepting on the port proves nothing by itself: another test's proxy may have taken
+                // it between freePort() and our bind. Only a listening socket of this very process counts.
+                if child.isRunning, ownsListener(pid: child.pid, port: port),
+                    let connection = try? RawHTTPConnection.tcp(port: port)
+                {
                     connection.close()
                     return proxy
                 }
@@ -126,6 +162,29 @@ final class ProxyProcess: @unchecked Sendable {
         await child.stop(grace: .zero)
         _ = await child.wait(timeout: .seconds(1))
         return exited
+    }
+
+    /// Whether process `pid` holds the socket listening on 127.0.0.1:`port` (from /proc/net/tcp and /proc/PID/fd).
+    static func ownsListener(pid: pid_t, port: Int) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        let wanted = String(format: ":%04X", port)
+        var inodes: Set<String> = []
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            // sl local_address rem_address st ... inode (field 9)
+            guard fields.count > 9, fields[1].hasSuffix(wanted), fields[3] == "0A" else { continue }
+            inodes.insert(String(fields[9]))
+        }
+        guard !inodes.isEmpty,
+            let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+        else { return false }
+        for entry in entries {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(entry)"),
+                target.hasPrefix("socket:[")
+            else { continue }
+            if inodes.contains(String(target.dropFirst(8).dropLast())) { return true }
+        }
+        return false
     }
 
     /// Finds a loopback port nobody listens on by binding port 0 and reading back what the kernel chose.

@@ -34,6 +34,8 @@ final class RawHTTPConnection: @unchecked Sendable {
     private var fd: Int32
     private var buffer: [UInt8] = []
     private var peerClosed = false
+    /// Every byte received on this connection so far, whether parsed into responses or not.
+    private(set) var bytesReceived = 0
 
     private init(fd: Int32) {
         self.fd = fd
@@ -131,6 +133,17 @@ final class RawHTTPConnection: @unchecked Sendable {
         try await send(Array(text.utf8))
     }
 
+    /// The local TCP port of this connection (the client port the proxy sees), or nil for a Unix socket.
+    var localPort: Int? {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0, address.sin_family == sa_family_t(AF_INET) else { return nil }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Shuts down our sending side: the peer reads end-of-file, we can still read.
     func shutdownWrite() {
         shutdown(fd, Int32(SHUT_WR))
@@ -191,6 +204,7 @@ final class RawHTTPConnection: @unchecked Sendable {
         while true {
             let received = chunk.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress, raw.count, 0) }
             if received > 0 {
+                bytesReceived += received
                 buffer.append(contentsOf: chunk[0..<received])
                 return true
             }

@@ -1,0 +1,68 @@
+// Audit records as structured journal entries, through sd_journal_sendv (the variadic sd_journal_send cannot be
+// called from Swift).
+import CSystemd
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes each record to the systemd journal with `MESSAGE`, `PRIORITY`, `SYSLOG_IDENTIFIER` and the
+/// `SOCKET_PROXY_*` fields of ``AuditFormat/fields(_:)``.
+public final class JournalAuditBackend: AuditBackend {
+    /// The journal's native socket; when it is missing there is no journal to write to.
+    public static let socketPath = "/run/systemd/journal/socket"
+
+    /// Whether a journal is listening here: its socket exists and accepts a datagram connection (a socket file
+    /// left behind by a journald that has exited refuses it).
+    public static var isAvailable: Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let result: Int32? = try? SocketAddress.unix(socketPath).withSockAddr { (pointer, length) throws(SystemError) in
+            connect(fd, pointer, length)
+        }
+        return result == 0
+    }
+
+    private let identifier: String
+
+    /// Writes with `SYSLOG_IDENTIFIER=identifier`.
+    public init(identifier: String = "socket-proxy") {
+        self.identifier = identifier
+    }
+
+    public func write(_ event: AuditEvent) -> Bool {
+        var entries = [
+            "MESSAGE=\(AuditFormat.message(event))",
+            "PRIORITY=\(event.priority.rawValue)",
+            "SYSLOG_IDENTIFIER=\(identifier)",
+        ]
+        for (name, value) in AuditFormat.fields(event) {
+            entries.append("\(AuditFormat.fieldPrefix)\(name)=\(value)")
+        }
+        return Self.send(entries) == 0
+    }
+
+    public func notice(_ message: String, priority: AuditPriority) {
+        _ = Self.send([
+            "MESSAGE=\(AuditFormat.escapedLine(message))", "PRIORITY=\(priority.rawValue)",
+            "SYSLOG_IDENTIFIER=\(identifier)",
+        ])
+    }
+
+    /// Sends `FIELD=value` entries as one journal record; returns sd_journal_sendv's result (0, or -errno).
+    static func send(_ entries: [String]) -> Int32 {
+        var bytes: [UInt8] = []
+        var bounds: [(start: Int, count: Int)] = []
+        bounds.reserveCapacity(entries.count)
+        for entry in entries {
+            bounds.append((bytes.count, entry.utf8.count))
+            bytes.append(contentsOf: entry.utf8)
+        }
+        return bytes.withUnsafeMutableBytes { raw in
+            // SAFETY: every iovec points into `raw`, which stays valid until sd_journal_sendv returns.
+            let vectors = bounds.map { iovec(iov_base: raw.baseAddress! + $0.start, iov_len: $0.count) }
+            return sd_journal_sendv(vectors, Int32(vectors.count))
+        }
+    }
+}
