@@ -49,7 +49,8 @@ struct Serve: ParsableCommand {
         logger.logLevel = effective.logLevel.loggerLevel
         for warning in effective.warnings { logger.warning("\(warning)") }
 
-        let policy = PolicySnapshot(profiles: effective.profiles, mode: effective.mode)
+        let policy = PolicySnapshot(
+            profiles: effective.profiles, mode: effective.mode, listenerAccess: effective.listenerAccess)
         var configuration = ProxyConfiguration(policy: policy)
         configuration.upstream = .unix(effective.socketPath)
         configuration.listeners = effective.listeners
@@ -181,7 +182,7 @@ final class Service {
         logger.notice("stopping: ending streams, letting running requests finish for up to \(options.gracePeriod) s")
         server.shutdown(gracePeriod: .seconds(options.gracePeriod))
         server.wait()
-        printLearned()
+        if policy.learner != nil { printLearned() }
         logger.notice("stopped")
     }
 
@@ -204,7 +205,15 @@ final class Service {
             if next.socketPath != effective.socketPath {
                 logger.warning("the Docker socket changed to \(next.socketPath); that needs a restart, it is not applied")
             }
-            let snapshot = PolicySnapshot(profiles: next.profiles, mode: next.mode, learner: policy.learner)
+            let current = Set(effective.listeners.map(\.displayName))
+            let wanted = Set(next.listeners.map(\.displayName))
+            if current != wanted || next.listeners.map(\.source) != effective.listeners.map(\.source) {
+                let names = wanted.sorted().joined(separator: ", ")
+                logger.warning(
+                    "the listeners changed (\(names)); adding, removing or moving a listener needs a restart. Profiles and client rules of the existing ones are applied")
+            }
+            let snapshot = PolicySnapshot(
+                profiles: next.profiles, mode: next.mode, learner: policy.learner, listenerAccess: next.listenerAccess)
             server.reload(policy: snapshot)
             policy = snapshot
             effective.profiles = next.profiles

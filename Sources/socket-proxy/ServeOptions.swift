@@ -28,6 +28,11 @@ struct EffectiveSettings {
     var warnings: [String]
     /// Where the policy came from, for messages.
     var source: String
+
+    /// Each listener's profile and client rules, by listener name, for the policy snapshot.
+    var listenerAccess: [String: ListenerAccess] {
+        Dictionary(listeners.map { ($0.displayName, $0.access) }, uniquingKeysWith: { first, _ in first })
+    }
 }
 
 struct ServeOptions: ParsableArguments {
@@ -165,7 +170,13 @@ struct ServeOptions: ParsableArguments {
         let socketPath = socketPath ?? file?.socketPath ?? settings.socketPath
         let disableIPv6 = settings["DISABLE_IPV6"]
         var listeners: [ListenerConfiguration]
-        if let file, listen.isEmpty, !file.listeners.isEmpty {
+        if let file, !file.listeners.isEmpty, !settings.listen.isEmpty {
+            // Which profile would those addresses get? Refuse rather than guess.
+            throw ConfigurationError(
+                "\(file.source) declares listeners; --listen and LISTEN cannot be added to them (put every listener "
+                    + "in the file, each with its profile)")
+        }
+        if let file, !file.listeners.isEmpty {
             listeners = try file.listeners.map { entry in
                 var configuration =
                     entry.anyInterface

@@ -33,6 +33,10 @@ extern const unsigned int CSocketProxyLinux_SPLICE_F_NONBLOCK;
 extern const unsigned int CSocketProxyLinux_SPLICE_F_MORE;
 extern const int CSocketProxyLinux_F_SETPIPE_SZ;
 extern const int CSocketProxyLinux_F_GETPIPE_SZ;
+/* The socket types, as plain ints: importing them from Glibc breaks once another module on the import path
+ * (Foundation, through Yams) brings its own view of <sys/socket.h>, and the names stop resolving. */
+extern const int CSocketProxyLinux_SOCK_STREAM;
+extern const int CSocketProxyLinux_SOCK_DGRAM;
 extern const int CSocketProxyLinux_SOCK_NONBLOCK;
 extern const int CSocketProxyLinux_SOCK_CLOEXEC;
 extern const int CSocketProxyLinux_TCP_NODELAY;

@@ -113,7 +113,71 @@ public struct AuditEvent: Sendable {
     public init() {}
 
     /// The priority this record is written with.
-    public var priority: AuditPriority {
+    public var priority: AuditPriority { Self.priority(phase: phase, decision: decision) }
+}
+
+/// One audit record as an event loop hands it to a sink: numbers, and views of bytes that stay valid only for
+/// the duration of ``AuditSink/record(_:)``. Building it allocates nothing; a sink that keeps records copies what
+/// it needs (``AuditWriter`` copies into a preallocated ring; ``event`` makes an owned ``AuditEvent``).
+public struct AuditRecord {
+    public var phase: AuditEvent.Phase = .end
+    public var requestID: UInt64 = 0
+    public var decision: AuditDecision = .allow
+    /// The method as sent (printable ASCII: the parser admits nothing else).
+    public var method = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// The path as sent, without the query.
+    public var path = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// The raw query, without "?".
+    public var query = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// The API version from the `/vX.Y` prefix, without the "v".
+    public var apiVersion = UnsafeRawBufferPointer(start: nil, count: 0)
+    public var section: Section?
+    public var profile: String = ""
+    public var rule: String = ""
+    public var mode: ProxyMode?
+    public var reason: String = ""
+    public var listener: String = ""
+    public var client: ClientIdentity = .unknown
+    public var status: Int = 0
+    public var bytesIn: UInt64 = 0
+    public var bytesOut: UInt64 = 0
+    public var durationNanoseconds: UInt64 = 0
+    public var upgraded = false
+
+    /// An empty record.
+    public init() {}
+
+    /// The priority this record is written with.
+    public var priority: AuditPriority { AuditEvent.priority(phase: phase, decision: decision) }
+
+    /// An owned copy with Strings; allocates.
+    public var event: AuditEvent {
+        var event = AuditEvent()
+        event.phase = phase
+        event.requestID = requestID
+        event.decision = decision
+        event.method = String(decoding: method, as: UTF8.self)
+        event.path = String(decoding: path, as: UTF8.self)
+        event.query = String(decoding: query, as: UTF8.self)
+        event.apiVersion = String(decoding: apiVersion, as: UTF8.self)
+        event.section = section?.rawValue ?? ""
+        event.profile = profile
+        event.rule = rule
+        event.mode = mode.map(\.rawValue) ?? ""
+        event.reason = reason
+        event.listener = listener
+        event.client = client
+        event.status = status
+        event.bytesIn = bytesIn
+        event.bytesOut = bytesOut
+        event.durationNanoseconds = durationNanoseconds
+        event.upgraded = upgraded
+        return event
+    }
+}
+
+extension AuditEvent {
+    static func priority(phase: Phase, decision: AuditDecision) -> AuditPriority {
         if phase == .start { return .debug }
         switch decision {
         case .allow: return .info
@@ -122,19 +186,71 @@ public struct AuditEvent: Sendable {
         case .clientGone: return .notice
         }
     }
+
+    /// Calls `body` with this event as an ``AuditRecord`` (views of this event's text).
+    public func withRecord<R>(_ body: (AuditRecord) throws -> R) rethrows -> R {
+        var method = self.method
+        var path = self.path
+        var query = self.query
+        var version = self.apiVersion
+        return try method.withUTF8 { methodBytes in
+            try path.withUTF8 { pathBytes in
+                try query.withUTF8 { queryBytes in
+                    try version.withUTF8 { versionBytes in
+                        var record = AuditRecord()
+                        record.phase = phase
+                        record.requestID = requestID
+                        record.decision = decision
+                        record.method = UnsafeRawBufferPointer(methodBytes)
+                        record.path = UnsafeRawBufferPointer(pathBytes)
+                        record.query = UnsafeRawBufferPointer(queryBytes)
+                        record.apiVersion = UnsafeRawBufferPointer(versionBytes)
+                        record.section = Section(rawValue: section)
+                        record.profile = profile
+                        record.rule = rule
+                        record.mode = ProxyMode(rawValue: mode)
+                        record.reason = reason
+                        record.listener = listener
+                        record.client = client
+                        record.status = status
+                        record.bytesIn = bytesIn
+                        record.bytesOut = bytesOut
+                        record.durationNanoseconds = durationNanoseconds
+                        record.upgraded = upgraded
+                        return try body(record)
+                    }
+                }
+            }
+        }
+    }
 }
 
-/// Where audit records go. Called from event-loop threads; must not block.
+/// Where audit records go. Called from event-loop threads; must not block, and must copy what it keeps: the
+/// record's byte views are valid only during the call.
 public protocol AuditSink: AnyObject, Sendable {
     /// Records of lower priority (higher number) than this are not built at all.
     var threshold: AuditPriority { get }
     /// Takes one record.
-    func record(_ event: AuditEvent)
+    func record(_ record: AuditRecord)
+}
+
+extension AuditSink {
+    /// Takes an owned event (converts it to a record first; for tools and tests, not the hot path).
+    public func record(_ event: AuditEvent) {
+        event.withRecord { record($0) }
+    }
+}
+
+extension AuditBackend {
+    /// Writes an owned event (converts it to a record first; for tools and tests).
+    public func write(_ event: AuditEvent) -> Bool {
+        event.withRecord { write($0) }
+    }
 }
 
 /// Drops every record (for embedders that audit elsewhere, and for tests).
 public final class DiscardingAuditSink: AuditSink {
     public let threshold: AuditPriority = .emerg
     public init() {}
-    public func record(_ event: AuditEvent) {}
+    public func record(_ record: AuditRecord) {}
 }

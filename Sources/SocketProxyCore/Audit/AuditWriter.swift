@@ -1,4 +1,4 @@
-// Audit records leave the event loops through a bounded queue; one writer thread hands them to the backend.
+// Audit records leave the event loops through a preallocated ring; one writer thread hands them to the backend.
 import CSocketProxyLinux
 import Synchronization
 
@@ -9,21 +9,53 @@ import Glibc
 /// Where the writer thread puts records: the journal, or lines on a stream. Called on the writer thread only, so
 /// it may block.
 public protocol AuditBackend: AnyObject, Sendable {
-    /// Writes one record; returns false when it could not (the record is counted as dropped).
-    func write(_ event: AuditEvent) -> Bool
+    /// Writes (or buffers) one record; false when it could not (the record counts as dropped). The record's byte
+    /// views are valid only during the call.
+    func write(_ record: AuditRecord) -> Bool
+    /// Writes out whatever ``write(_:)`` buffered; called after each batch. Returns how many buffered records
+    /// could not be written.
+    func flush() -> Int
     /// Writes an operational notice of the audit system itself (dropped records), best effort.
     func notice(_ message: String, priority: AuditPriority)
 }
 
-/// An ``AuditSink`` that never blocks its callers: records go into a bounded queue and a writer thread passes them
-/// to a backend. When the queue is full (the backend is slow or gone) records are counted and dropped, and a
-/// notice, at most one every `warningInterval`, says how many.
+extension AuditBackend {
+    public func flush() -> Int { 0 }
+}
+
+/// An ``AuditSink`` that never blocks its callers and allocates nothing per record: each record is copied into a
+/// slot of a preallocated ring (its text into the slot's bytes, truncated when longer), and a writer thread passes
+/// batches to a backend, waking at most every `batchInterval` or when the ring is half full. When the ring is full
+/// (the backend is slow or gone) records are counted and dropped, and a notice, at most one every
+/// `warningInterval`, says how many.
 public final class AuditWriter: AuditSink, @unchecked Sendable {
-    // SAFETY (@unchecked Sendable): `thread` is set once in init; everything shared lives in Mutex and Atomic.
+    // SAFETY (@unchecked Sendable): the ring's slots are written by a loop thread only between claiming a slot and
+    // publishing it, and read by the writer only after publication; both happen under `lock`. `thread` is set once
+    // in init.
+
+    /// The copy of one record in the ring.
+    struct Slot {
+        var record = AuditRecord()
+        var methodCount = 0
+        var pathCount = 0
+        var queryCount = 0
+        var versionCount = 0
+    }
+
+    private struct Ring {
+        var head = 0  // next slot to write
+        var count = 0  // published slots waiting for the writer
+    }
+
+    private static let textBytes = 1024
+
     private let thresholdValue: Atomic<Int>
     private let backend: AuditBackend
     private let capacity: Int
-    private let queue: Mutex<[AuditEvent]>
+    /// INVARIANT: `capacity` initialised slots, and `capacity * textBytes` bytes of text, for the writer's life.
+    private let slots: UnsafeMutablePointer<Slot>
+    private let text: UnsafeMutableRawPointer
+    private let lock = Mutex(Ring())
     private let dropped = Atomic<UInt64>(0)
     private let totalDropped = Atomic<UInt64>(0)
     private let written = Atomic<UInt64>(0)
@@ -32,21 +64,23 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     private let finished = Atomic<Bool>(false)
     private let wakeFD: Int32
     private let warningInterval: UInt64
+    private let batchInterval: Duration
     private var thread: LoopThread?
 
     /// Starts the writer thread. Records less severe than `threshold` are never built.
     public init(
-        backend: AuditBackend, threshold: AuditPriority, capacity: Int = 16_384,
-        warningInterval: Duration = .seconds(10)
+        backend: AuditBackend, threshold: AuditPriority, capacity: Int = 8192,
+        batchInterval: Duration = .milliseconds(50), warningInterval: Duration = .seconds(10)
     ) throws(SystemError) {
         self.backend = backend
         thresholdValue = Atomic(threshold.rawValue)
-        self.capacity = capacity
+        self.capacity = max(capacity, 2)
         self.warningInterval = warningInterval.nanoseconds
-        var initial: [AuditEvent] = []
-        initial.reserveCapacity(capacity)
-        queue = Mutex(initial)
-        // A blocking eventfd: the writer sleeps in read(2) until a record arrives.
+        self.batchInterval = batchInterval
+        slots = .allocate(capacity: self.capacity)
+        slots.initialize(repeating: Slot(), count: self.capacity)
+        text = .allocate(byteCount: self.capacity * Self.textBytes, alignment: 16)
+        // A blocking eventfd: the writer sleeps in poll(2) on it until woken or the batch interval passes.
         let fd = CSocketProxyLinux_eventfd_blocking()
         guard fd >= 0 else { throw SystemError("eventfd", errno: errno) }
         wakeFD = fd
@@ -56,6 +90,9 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
 
     deinit {
         Glibc.close(wakeFD)
+        slots.deinitialize(count: capacity)
+        slots.deallocate()
+        text.deallocate()
     }
 
     /// The least severe priority recorded; can be changed while running (on reload).
@@ -64,22 +101,61 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
         set { thresholdValue.store(newValue.rawValue, ordering: .relaxed) }
     }
 
-    /// Records accepted but not written because the queue was full or the backend failed.
+    /// Records accepted but not written because the ring was full or the backend failed.
     public var droppedCount: UInt64 { totalDropped.load(ordering: .relaxed) }
     /// Records written.
     public var writtenCount: UInt64 { written.load(ordering: .relaxed) }
 
-    public func record(_ event: AuditEvent) {
-        let accepted = queue.withLock { list -> Bool in
-            guard list.count < capacity else { return false }
-            list.append(event)
-            return true
+    public func record(_ record: AuditRecord) {
+        let waiting = lock.withLock { ring -> Int? in
+            guard ring.count < capacity else { return nil }
+            let index = (ring.head + ring.count) % capacity
+            store(record, at: index)
+            ring.count += 1
+            return ring.count
         }
-        if !accepted {
+        guard let waiting else {
             dropped.wrappingAdd(1, ordering: .relaxed)
             totalDropped.wrappingAdd(1, ordering: .relaxed)
+            return
         }
-        if sleeping.load(ordering: .acquiring) { wake() }
+        // The writer wakes by itself every batch interval; only a filling ring is worth a system call.
+        if waiting >= capacity / 2 && sleeping.load(ordering: .acquiring) { wake() }
+    }
+
+    /// Copies `record` into slot `index`, its text into the slot's bytes.
+    private func store(_ record: AuditRecord, at index: Int) {
+        // SAFETY: `index` < capacity; the text region of the slot is textBytes long and copies are clamped to it.
+        let base = text + index * Self.textBytes
+        var used = 0
+        func copy(_ bytes: UnsafeRawBufferPointer) -> Int {
+            let count = min(bytes.count, Self.textBytes - used)
+            if count > 0 { (base + used).copyMemory(from: bytes.baseAddress!, byteCount: count) }
+            used += count
+            return count
+        }
+        slots[index].methodCount = copy(record.method)
+        slots[index].versionCount = copy(record.apiVersion)
+        slots[index].queryCount = copy(record.query)
+        slots[index].pathCount = copy(record.path)
+        slots[index].record = record
+    }
+
+    /// The record in slot `index`, its views pointing at the slot's bytes.
+    private func load(_ index: Int) -> AuditRecord {
+        let slot = slots[index]
+        let base = UnsafeRawPointer(text + index * Self.textBytes)
+        var record = slot.record
+        var offset = 0
+        func view(_ count: Int) -> UnsafeRawBufferPointer {
+            defer { offset += count }
+            return UnsafeRawBufferPointer(start: base + offset, count: count)
+        }
+        record.method = view(slot.methodCount)
+        record.apiVersion = view(slot.versionCount)
+        record.query = view(slot.queryCount)
+        record.path = view(slot.pathCount)
+        return record
     }
 
     /// Writes what is queued and stops the writer thread, waiting at most `timeout` for a backend that hangs
@@ -100,34 +176,43 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
         _ = withUnsafeBytes(of: &one) { Glibc.write(wakeFD, $0.baseAddress, 8) }
     }
 
+    private func sleep() {
+        sleeping.store(true, ordering: .releasing)
+        var descriptor = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(batchInterval.nanoseconds / 1_000_000)
+        if poll(&descriptor, 1, max(milliseconds, 1)) > 0 {
+            var value: UInt64 = 0
+            _ = withUnsafeMutableBytes(of: &value) { Glibc.read(wakeFD, $0.baseAddress, 8) }
+        }
+        sleeping.store(false, ordering: .releasing)
+    }
+
     private func run() {
-        var batch: [AuditEvent] = []
-        batch.reserveCapacity(capacity)
         var lastWarning: UInt64 = 0
         var unreported: UInt64 = 0
         while true {
-            queue.withLock { list in swap(&list, &batch) }
-            if batch.isEmpty {
-                if stopping.load(ordering: .acquiring) { break }
-                sleeping.store(true, ordering: .releasing)
-                // Check again after announcing sleep, so a record queued in between is not left waiting.
-                let empty = queue.withLock { $0.isEmpty }
-                if empty && !stopping.load(ordering: .acquiring) {
-                    var value: UInt64 = 0
-                    _ = withUnsafeMutableBytes(of: &value) { Glibc.read(wakeFD, $0.baseAddress, 8) }
-                }
-                sleeping.store(false, ordering: .releasing)
-                continue
-            }
-            for event in batch {
-                if backend.write(event) {
+            let stop = stopping.load(ordering: .acquiring)
+            // Take what is published; the slots stay reserved until they are written.
+            let (start, count) = lock.withLock { ($0.head, $0.count) }
+            for offset in 0..<count {
+                if backend.write(load((start + offset) % capacity)) {
                     written.wrappingAdd(1, ordering: .relaxed)
                 } else {
                     dropped.wrappingAdd(1, ordering: .relaxed)
                     totalDropped.wrappingAdd(1, ordering: .relaxed)
                 }
             }
-            batch.removeAll(keepingCapacity: true)
+            let failed = backend.flush()
+            if failed > 0 {
+                written.wrappingSubtract(UInt64(failed), ordering: .relaxed)
+                dropped.wrappingAdd(UInt64(failed), ordering: .relaxed)
+                totalDropped.wrappingAdd(UInt64(failed), ordering: .relaxed)
+            }
+            lock.withLock { ring in
+                for offset in 0..<count { slots[(start + offset) % capacity].record = AuditRecord() }
+                ring.head = (ring.head + count) % capacity
+                ring.count -= count
+            }
             unreported &+= dropped.exchange(0, ordering: .relaxed)
             let now = Linux.monotonicNanoseconds()
             if unreported > 0 && (lastWarning == 0 || now &- lastWarning >= warningInterval) {
@@ -137,6 +222,8 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
                 unreported = 0
                 lastWarning = now
             }
+            if stop && count == 0 { break }
+            if count == 0 || !stop { sleep() }
         }
         unreported &+= dropped.exchange(0, ordering: .relaxed)
         if unreported > 0 {
@@ -148,8 +235,10 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     }
 }
 
-/// Records as lines (logfmt or JSON) on a file descriptor, stderr by default.
-public final class StreamAuditBackend: AuditBackend {
+/// Records as lines (logfmt or JSON) on a file descriptor, stderr by default; a batch goes out in one write.
+public final class StreamAuditBackend: AuditBackend, @unchecked Sendable {
+    // SAFETY (@unchecked Sendable): the buffers are used only by the writer thread that calls write and flush.
+
     /// The line format.
     public enum Format: String, Sendable, CaseIterable {
         case logfmt, json
@@ -157,24 +246,42 @@ public final class StreamAuditBackend: AuditBackend {
 
     private let fd: Int32
     private let format: Format
+    private var pending: [UInt8] = []
+    private var pendingRecords = 0
+    private var scratch: [UInt8] = []
 
     /// Writes to `fd` in `format`.
     public init(fd: Int32 = 2, format: Format = .logfmt) {
         self.fd = fd
         self.format = format
+        pending.reserveCapacity(1 << 16)
+        scratch.reserveCapacity(1 << 12)
     }
 
-    public func write(_ event: AuditEvent) -> Bool {
-        var line = format == .json ? AuditFormat.json(event) : AuditFormat.logfmt(event)
-        line.append(UInt8(ascii: "\n"))
-        return writeAll(line)
+    public func write(_ record: AuditRecord) -> Bool {
+        switch format {
+        case .logfmt: AuditFormat.appendLogfmtLine(record, scratch: &scratch, to: &pending)
+        case .json: AuditFormat.appendJSONLine(record, scratch: &scratch, to: &pending)
+        }
+        pendingRecords += 1
+        if pending.count >= 1 << 16 { return flush() == 0 }
+        return true
+    }
+
+    public func flush() -> Int {
+        defer {
+            pending.removeAll(keepingCapacity: true)
+            pendingRecords = 0
+        }
+        guard !pending.isEmpty else { return 0 }
+        return writeAll(pending) ? 0 : pendingRecords
     }
 
     public func notice(_ message: String, priority: AuditPriority) {
         var line: [UInt8] = []
         if format == .json {
             line.append(contentsOf: "{\"level\":\"\(priority.name)\",\"msg\":\"".utf8)
-            LocalResponse.appendJSONEscaped(message, to: &line)
+            AuditFormat.appendJSONEscaped(Array(message.utf8), to: &line)
             line.append(contentsOf: "\"}".utf8)
         } else {
             line.append(contentsOf: "level=\(priority.name) msg=".utf8)

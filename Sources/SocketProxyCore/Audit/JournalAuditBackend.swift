@@ -1,5 +1,6 @@
 // Audit records as structured journal entries, through sd_journal_sendv (the variadic sd_journal_send cannot be
 // called from Swift).
+import CSocketProxyLinux
 import CSystemd
 
 #if canImport(Glibc)
@@ -7,15 +8,17 @@ import Glibc
 #endif
 
 /// Writes each record to the systemd journal with `MESSAGE`, `PRIORITY`, `SYSLOG_IDENTIFIER` and the
-/// `SOCKET_PROXY_*` fields of ``AuditFormat/fields(_:)``.
-public final class JournalAuditBackend: AuditBackend {
+/// `SOCKET_PROXY_*` fields of ``AuditFormat``, building the entries in reused buffers.
+public final class JournalAuditBackend: AuditBackend, @unchecked Sendable {
+    // SAFETY (@unchecked Sendable): the buffers are used only by the writer thread that calls write.
+
     /// The journal's native socket; when it is missing there is no journal to write to.
     public static let socketPath = "/run/systemd/journal/socket"
 
     /// Whether a journal is listening here: its socket exists and accepts a datagram connection (a socket file
     /// left behind by a journald that has exited refuses it).
     public static var isAvailable: Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(AF_UNIX, CSocketProxyLinux_SOCK_DGRAM | CSocketProxyLinux_SOCK_CLOEXEC, 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         let result: Int32? = try? SocketAddress.unix(socketPath).withSockAddr { (pointer, length) throws(SystemError) in
@@ -25,22 +28,30 @@ public final class JournalAuditBackend: AuditBackend {
     }
 
     private let identifier: String
+    private var entries: [UInt8] = []
+    private var bounds: [Range<Int>] = []
+    private var vectors: [iovec] = []
 
     /// Writes with `SYSLOG_IDENTIFIER=identifier`.
     public init(identifier: String = "socket-proxy") {
         self.identifier = identifier
+        entries.reserveCapacity(4096)
+        bounds.reserveCapacity(32)
+        vectors.reserveCapacity(32)
     }
 
-    public func write(_ event: AuditEvent) -> Bool {
-        var entries = [
-            "MESSAGE=\(AuditFormat.message(event))",
-            "PRIORITY=\(event.priority.rawValue)",
-            "SYSLOG_IDENTIFIER=\(identifier)",
-        ]
-        for (name, value) in AuditFormat.fields(event) {
-            entries.append("\(AuditFormat.fieldPrefix)\(name)=\(value)")
+    public func write(_ record: AuditRecord) -> Bool {
+        entries.removeAll(keepingCapacity: true)
+        bounds.removeAll(keepingCapacity: true)
+        AuditFormat.appendJournalEntries(record, identifier: identifier, to: &entries, bounds: &bounds)
+        vectors.removeAll(keepingCapacity: true)
+        return entries.withUnsafeMutableBytes { raw in
+            // SAFETY: every iovec points into `raw`, which stays valid until sd_journal_sendv returns.
+            for range in bounds {
+                vectors.append(iovec(iov_base: raw.baseAddress! + range.lowerBound, iov_len: range.count))
+            }
+            return sd_journal_sendv(vectors, Int32(vectors.count)) == 0
         }
-        return Self.send(entries) == 0
     }
 
     public func notice(_ message: String, priority: AuditPriority) {

@@ -75,7 +75,10 @@ final class Listener: EventHandler, TimerHandler {
         }
         statistics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)
         let identity: ClientIdentity
-        var profileName = profile
+        // A reload may have given this listener another profile or other client rules.
+        let access = context.policy.listenerAccess[name]
+        let clients = access?.clients ?? self.clients
+        var profileName = access.map(\.profile) ?? profile
         if isUnix {
             let peer = Linux.peerCredentials(clientFD)
             identity = peer.map { .unixPeer(pid: $0.pid, uid: $0.uid, gid: $0.gid) } ?? .unknown
@@ -108,14 +111,14 @@ final class Listener: EventHandler, TimerHandler {
         statistics.refusedConnections.wrappingAdd(1, ordering: .relaxed)
         statistics.deniedRequests.wrappingAdd(1, ordering: .relaxed)
         guard context.audit.threshold >= .warning else { return }
-        var event = AuditEvent()
-        event.requestID = statistics.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
-        event.decision = .deny
-        event.rule = "no-client-rule"
-        event.reason = "no client rule of listener \(name) matches this client; the connection was refused"
-        event.listener = name
-        event.client = identity
-        context.audit.record(event)
+        var record = AuditRecord()
+        record.requestID = statistics.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+        record.decision = .deny
+        record.rule = "no-client-rule"
+        record.reason = "no client rule of listener \(name) matches this client; the connection was refused"
+        record.listener = name
+        record.client = identity
+        context.audit.record(record)
     }
 
     /// Out of descriptors: stop asking for a moment instead of spinning on a listener that stays readable.

@@ -1,6 +1,8 @@
 // Listening sockets handed over by systemd (socket activation).
 import CSystemd
 
+import CSocketProxyLinux
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,7 +30,7 @@ public enum SystemdActivation {
         var result: [ListenerConfiguration] = []
         for index in 0..<Int(count) {
             let fd = SD_LISTEN_FDS_START + Int32(index)
-            guard sd_is_socket(fd, AF_UNSPEC, Int32(SOCK_STREAM.rawValue), 1) > 0 else {
+            guard sd_is_socket(fd, AF_UNSPEC, CSocketProxyLinux_SOCK_STREAM, 1) > 0 else {
                 throw ConfigurationError(
                     "socket activation: descriptor \(fd) is not a listening stream socket (use ListenStream=)")
             }

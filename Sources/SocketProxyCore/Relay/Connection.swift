@@ -75,8 +75,19 @@ final class Connection: EventHandler, TimerHandler {
         var openEnded = false
         /// In audit and learn modes: why the policy would have denied this request that was let through.
         var wouldDeny: String?
-        /// Filled only when the audit sink wants a record of this priority.
-        var event: AuditEvent?
+        /// Whether the audit sink wants this exchange's record; the fields below are filled only then.
+        var audited = false
+        var section: Section?
+        var profile = ""
+        var rule = ""
+        var reason = ""
+        var mode: ProxyMode?
+        var upgraded = false
+        /// Lengths of the method, path, query and API version copied into the state's audit text, in that order.
+        var methodCount = 0
+        var pathCount = 0
+        var queryCount = 0
+        var versionCount = 0
     }
 
     /// A request body held back until the inspector has read it.
@@ -106,7 +117,6 @@ final class Connection: EventHandler, TimerHandler {
     /// The snapshot `profileIndex` was looked up in; a reload replaces the snapshot and the index is looked up again.
     private var profileSnapshot: PolicySnapshot?
     private var profileIndex = 0
-    private var collection: Collection?
 
     private var clientRegistration: Registration?
     private var upstream: FileDescriptor?
@@ -129,10 +139,9 @@ final class Connection: EventHandler, TimerHandler {
 
     private var input = ByteBuffer()
     private var output = ByteBuffer()
-    private var requestParser: RequestHeadParser
-    private var responseParser: ResponseHeadParser
-    private var requestChunks: ChunkedDecoder
-    private var responseChunks: ChunkedDecoder
+    /// Everything an exchange needs beyond the sockets, borrowed from the loop's pool while the connection has
+    /// work and given back when it goes idle, so an idle keep-alive connection stays small.
+    private var state: ExchangeState?
     /// Bytes at the front of a buffer that the chunked decoder has already checked and that wait to be sent.
     private var requestChecked = 0
     private var responseChecked = 0
@@ -141,10 +150,6 @@ final class Connection: EventHandler, TimerHandler {
 
     private var requestPhase = RequestPhase.head
     private var responsePhase = ResponsePhase.idle
-    private var requestAfterForward = RequestPhase.sent
-    private var responseAfterForward = ResponsePhase.done
-    private var exchange: Exchange?
-    private var local: [UInt8] = []
     private var served = 0
     private var lingering = false
     private var isClosed = false
@@ -159,10 +164,6 @@ final class Connection: EventHandler, TimerHandler {
         self.identity = identity
         self.listenerName = listenerName
         self.profileName = profileName
-        requestParser = RequestHeadParser(limits: context.limits)
-        responseParser = ResponseHeadParser(limits: context.limits)
-        requestChunks = ChunkedDecoder(limits: context.limits)
-        responseChunks = ChunkedDecoder(limits: context.limits)
         timer = LoopTimer(handler: self)
     }
 
@@ -173,6 +174,69 @@ final class Connection: EventHandler, TimerHandler {
         context.add(self)
         setTimer(.header, after: context.headerTimeout)
         drive()
+    }
+
+    // MARK: Pooled exchange state
+
+    // The properties below live in `state`. Reading them without a state gives an idle value; writing them
+    // without one is a bug, except for `exchange`, whose writes are dropped (nothing is under way).
+
+    private var requestParser: RequestHeadParser {
+        _read { yield state!.requestParser }
+        _modify { yield &state!.requestParser }
+    }
+    private var responseParser: ResponseHeadParser {
+        _read { yield state!.responseParser }
+        _modify { yield &state!.responseParser }
+    }
+    private var requestChunks: ChunkedDecoder {
+        _read { yield state!.requestChunks }
+        _modify { yield &state!.requestChunks }
+    }
+    private var responseChunks: ChunkedDecoder {
+        _read { yield state!.responseChunks }
+        _modify { yield &state!.responseChunks }
+    }
+    private var requestAfterForward: RequestPhase {
+        get { state!.requestAfterForward }
+        set { state!.requestAfterForward = newValue }
+    }
+    private var responseAfterForward: ResponsePhase {
+        get { state!.responseAfterForward }
+        set { state!.responseAfterForward = newValue }
+    }
+    private var exchange: Exchange? {
+        get { state?.exchange }
+        _modify {
+            if let state {
+                yield &state.exchange
+            } else {
+                var none: Exchange?
+                yield &none
+            }
+        }
+    }
+    private var collection: Collection? {
+        get { state?.collection }
+        set { state!.collection = newValue }
+    }
+    private var local: [UInt8] {
+        get { state?.local ?? [] }
+        set { state!.local = newValue }
+    }
+
+    private func attachState() {
+        guard state == nil else { return }
+        state = context.states.take()
+    }
+
+    /// Gives the state back once nothing is under way and no bytes wait to be parsed.
+    private func detachStateIfIdle() {
+        guard let current = state, current.exchange == nil, input.isEmpty, requestPipe == nil,
+            responsePipe == nil
+        else { return }
+        state = nil
+        context.states.give(current)
     }
 
     // MARK: Events
@@ -295,6 +359,7 @@ final class Connection: EventHandler, TimerHandler {
     private func readHead() -> Bool {
         while true {
             if !input.isEmpty {
+                attachState()
                 switch requestParser.parse(input.readable) {
                 case .complete(let head):
                     begin(head)
@@ -316,6 +381,7 @@ final class Connection: EventHandler, TimerHandler {
             }
             guard clientReadable else {
                 context.buffers.detachIfEmpty(&input)
+                detachStateIfIdle()
                 return false
             }
             let wasEmpty = input.isEmpty
@@ -408,7 +474,7 @@ final class Connection: EventHandler, TimerHandler {
             current.decided = .malformed
             exchange = current
             fillEvent(head: head, bytes: bytes, target: nil, decision: nil, profile: nil)
-            exchange?.event?.reason = error.description
+            exchange?.reason = error.description
             respond(status: 400, message: refusal(head: head, bytes: bytes, reason: error.description), close: true)
             return
         case .success(let value):
@@ -419,7 +485,7 @@ final class Connection: EventHandler, TimerHandler {
             exchange = current
             fillEvent(head: head, bytes: bytes, target: parsed, decision: nil, profile: nil)
             let reason = "this client's profile \(profileName ?? "") is gone from the reloaded policy"
-            exchange?.event?.reason = reason
+            exchange?.reason = reason
             respond(status: 403, message: refusal(head: head, bytes: bytes, reason: reason), close: true)
             return
         }
@@ -440,7 +506,7 @@ final class Connection: EventHandler, TimerHandler {
             let message = "socket-proxy: \(methodName(head, bytes)) \(displayPath(head, bytes)) is denied: \(reason)"
             let closeAfter = hasBody || !head.keepAlive
             if !closeAfter { input.consume(head.headEnd) }
-            exchange?.event?.reason = reason
+            exchange?.reason = reason
             respond(status: 403, message: message, close: closeAfter)
             return
         }
@@ -474,8 +540,7 @@ final class Connection: EventHandler, TimerHandler {
                 requestAfterForward = requestChunks.isComplete ? .sent : .chunkedBody
             case .failure(let error):
                 exchange?.decided = .malformed
-                exchange?.event?.decision = .malformed
-                exchange?.event?.reason = error.description
+                exchange?.reason = error.description
                 respond(status: error.status, message: refusal(head: head, bytes: bytes, reason: error.description),
                     close: true)
                 return
@@ -618,8 +683,7 @@ final class Connection: EventHandler, TimerHandler {
                         case .failure(let error):
                             collection = nil
                             exchange?.decided = .malformed
-                            exchange?.event?.decision = .malformed
-                            exchange?.event?.reason = error.description
+                                        exchange?.reason = error.description
                             respond(status: error.status, message: "socket-proxy: invalid chunked body: \(error)",
                                 close: true)
                             return true
@@ -683,8 +747,8 @@ final class Connection: EventHandler, TimerHandler {
             let reason = "\(finding.field) is not allowed by profile \(collected.profileName): \(detail)"
             if enforcing {
                 exchange?.decided = .deny
-                exchange?.event?.decision = .deny
-                exchange?.event?.reason = reason
+                exchange?.reason = reason
+                // The body has been read whole: the connection can go on with the next request.
                 respond(status: 403, message: "socket-proxy: \(reason)", close: false)
                 return
             }
@@ -692,8 +756,7 @@ final class Connection: EventHandler, TimerHandler {
         case .invalid(let status, let reason):
             if enforcing {
                 exchange?.decided = .malformed
-                exchange?.event?.decision = .malformed
-                exchange?.event?.reason = reason
+                exchange?.reason = reason
                 respond(status: status, message: "socket-proxy: the request body cannot be inspected: \(reason)",
                     close: true)
                 return
@@ -736,9 +799,8 @@ final class Connection: EventHandler, TimerHandler {
 
     private func tooLarge(_ limit: Int) {
         exchange?.decided = .malformed
-        exchange?.event?.decision = .malformed
         let reason = "the request body is larger than the \(limit) bytes the inspector reads"
-        exchange?.event?.reason = reason
+        exchange?.reason = reason
         respond(status: 413, message: "socket-proxy: \(reason)", close: true)
     }
 
@@ -929,7 +991,7 @@ final class Connection: EventHandler, TimerHandler {
                 return
             }
             exchange?.streaming = true
-            exchange?.event?.upgraded = true
+            exchange?.upgraded = true
             context.statistics.activeStreams.wrappingAdd(1, ordering: .relaxed)
             recordStart()
             responseAfterForward = .tunnel
@@ -1331,7 +1393,6 @@ final class Connection: EventHandler, TimerHandler {
         }
         context.statistics.upstreamErrors.wrappingAdd(1, ordering: .relaxed)
         exchange?.decided = .upstreamError
-        exchange?.event?.decision = .upstreamError
         exchange?.upstreamReusable = false
         closeUpstream()
         if exchange!.bytesOut > 0 || exchange!.streaming {
@@ -1370,32 +1431,31 @@ final class Connection: EventHandler, TimerHandler {
 
     /// Starts an exchange for something that never became a decidable request (bad head, timeout).
     private func startLocalExchange(decision: AuditDecision, status: Int, reason: String) {
-        exchange = Exchange(
+        attachState()
+        var current = Exchange(
             started: context.loop.now, id: context.statistics.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue,
             method: .other, keepAlive: false, upgrade: false, decided: decision)
-        if context.audit.threshold >= .warning {
-            var event = AuditEvent()
-            event.requestID = exchange!.id
-            event.decision = decision
-            event.listener = listenerName
-            event.client = identity
-            event.reason = reason
-            exchange?.event = event
-        }
+        current.audited = context.audit.threshold >= .warning
+        current.reason = reason
+        exchange = current
         respond(status: status, message: "socket-proxy: \(reason)", close: true)
     }
 
     private func respond(status: Int, message: String, close: Bool) {
         exchange?.status = status
         if close { exchange?.closeAfter = true }
-        if exchange?.event?.reason.isEmpty == true { exchange?.event?.reason = message }
+        if exchange?.reason.isEmpty == true { exchange?.reason = message }
         switch exchange!.decided {
         case .deny: context.statistics.deniedRequests.wrappingAdd(1, ordering: .relaxed)
         case .malformed: context.statistics.malformedRequests.wrappingAdd(1, ordering: .relaxed)
         default: break
         }
         local = LocalResponse.make(status: status, message: message, close: exchange!.closeAfter)
-        if case .head = requestPhase { requestPhase = .sent }
+        // The request goes no further than here (a head answered at once, or a body read for inspection).
+        switch requestPhase {
+        case .head, .collecting: requestPhase = .sent
+        default: break
+        }
         responsePhase = .local(offset: 0)
         cancelTimer()
     }
@@ -1459,6 +1519,7 @@ final class Connection: EventHandler, TimerHandler {
         requestParser.reset()
         context.buffers.detachIfEmpty(&input)
         context.buffers.detachIfEmpty(&output)
+        detachStateIfIdle()
         if input.isEmpty {
             setTimer(.idle, after: context.idleTimeout)
         } else {
@@ -1477,6 +1538,7 @@ final class Connection: EventHandler, TimerHandler {
         Linux.shutdownWrite(client)
         lingering = true
         context.buffers.release(&input)
+        detachStateIfIdle()
         setTimer(.linger, after: 2_000_000_000)
     }
 
@@ -1536,6 +1598,10 @@ final class Connection: EventHandler, TimerHandler {
         clientRegistration = nil
         context.buffers.release(&input)
         context.buffers.release(&output)
+        if let current = state {
+            state = nil
+            context.states.give(current)
+        }
         context.remove(self)
         context.statistics.openConnections.wrappingSubtract(1, ordering: .relaxed)
     }
@@ -1559,63 +1625,96 @@ final class Connection: EventHandler, TimerHandler {
     }
 
     /// Builds the audit record for a decided request, only if the sink will keep it.
+    /// Copies what the audit record needs from the head (whose bytes are gone by the time the answer ends) into
+    /// the state's audit text, if the sink will keep a record of this exchange. Allocates nothing.
     private func fillEvent(
         head: RequestHead, bytes: UnsafeRawBufferPointer, target: RequestTarget?, decision: Decision?,
         profile: Profile?
     ) {
-        let priority: AuditPriority = decision?.allowed == true ? .info : .warning
-        let threshold = context.audit.threshold
-        guard threshold >= priority || (exchange!.openEnded && threshold >= .debug) else { return }
-        var event = AuditEvent()
-        event.requestID = exchange!.id
-        event.method = methodName(head, bytes)
-        event.path = displayPath(head, bytes)
-        let raw = UnsafeRawBufferPointer(rebasing: bytes[head.target])
-        if let target {
-            if let query = target.query {
-                event.query = LocalResponse.printable(UnsafeRawBufferPointer(rebasing: raw[query]))
+        // Captured whenever any outcome could be written (an allowed request can still end as a denial of its
+        // body, a daemon error or a client gone); the record is filtered by its final priority. Copying costs
+        // little and allocates nothing.
+        guard context.audit.threshold >= .err else { return }
+        let text = state!.auditText
+        var used = 0
+        func copy(_ source: UnsafeRawBufferPointer) -> Int {
+            let count = min(source.count, text.count - used)
+            if count > 0 {
+                UnsafeMutableRawBufferPointer(rebasing: text[used..<(used + count)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<count]))
             }
-            if let version = target.version {
-                event.apiVersion = String(
-                    decoding: UnsafeRawBufferPointer(rebasing: context.scratch[version]), as: UTF8.self)
-            }
-        } else if let mark = raw.firstIndex(of: UInt8(ascii: "?")) {
-            event.query = LocalResponse.printable(UnsafeRawBufferPointer(rebasing: raw[(mark + 1)...]))
+            used += count
+            return count
         }
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[head.target])
+        let mark = raw.firstIndex(of: UInt8(ascii: "?"))
+        var current = exchange!
+        current.audited = true
+        current.methodCount = copy(UnsafeRawBufferPointer(rebasing: bytes[head.methodBytes]))
+        current.pathCount = copy(UnsafeRawBufferPointer(rebasing: raw[..<(mark ?? raw.endIndex)]))
+        current.queryCount = mark.map { copy(UnsafeRawBufferPointer(rebasing: raw[($0 + 1)...])) } ?? 0
+        current.versionCount =
+            target?.version.map { copy(UnsafeRawBufferPointer(rebasing: context.scratch[$0])) } ?? 0
         if let decision, let profile {
-            event.section = decision.section?.rawValue ?? ""
-            event.rule = profile.ruleName(for: decision)
-            event.profile = profile.name
+            current.section = decision.section
+            current.rule = profile.ruleName(for: decision)
+            current.profile = profile.name
         }
         let mode = context.policy.mode
-        if mode != .enforce { event.mode = mode.rawValue }
-        event.listener = listenerName
-        event.client = identity
-        exchange!.event = event
+        if mode != .enforce { current.mode = mode }
+        exchange = current
     }
 
     private func recordStart() {
-        guard context.audit.threshold >= .debug, var event = exchange?.event else { return }
-        event.phase = .start
-        event.status = exchange!.status
-        context.audit.record(event)
+        guard context.audit.threshold >= .debug, let current = exchange, current.audited else { return }
+        var record = auditRecord(current, decision: current.decided)
+        record.phase = .start
+        context.audit.record(record)
     }
 
     private func record(_ finished: Exchange, decision: AuditDecision, reason: String?) {
-        guard var event = finished.event else { return }
-        event.decision = decision
+        guard finished.audited else { return }
+        var record = auditRecord(finished, decision: decision)
         if let wouldDeny = finished.wouldDeny, decision == .allow {
             // Audit and learn modes: let through, recorded as what enforcing would have done.
-            event.decision = .deny
-            event.reason = wouldDeny
+            record.decision = .deny
+            record.reason = wouldDeny
         }
-        guard context.audit.threshold >= event.priority else { return }
-        event.status = finished.status
-        event.bytesIn = finished.bytesIn
-        event.bytesOut = finished.bytesOut
-        event.durationNanoseconds = Linux.monotonicNanoseconds() &- finished.started
-        if let reason, event.reason.isEmpty { event.reason = reason }
-        context.audit.record(event)
+        guard context.audit.threshold >= record.priority else { return }
+        record.durationNanoseconds = Linux.monotonicNanoseconds() &- finished.started
+        if let reason, record.reason.isEmpty { record.reason = reason }
+        context.audit.record(record)
+    }
+
+    /// The exchange as an audit record; its text views point into the state's audit text.
+    private func auditRecord(_ current: Exchange, decision: AuditDecision) -> AuditRecord {
+        var record = AuditRecord()
+        record.requestID = current.id
+        record.decision = decision
+        if let text = state?.auditText {
+            var offset = 0
+            func view(_ count: Int) -> UnsafeRawBufferPointer {
+                defer { offset += count }
+                return UnsafeRawBufferPointer(rebasing: text[offset..<(offset + count)])
+            }
+            record.method = view(current.methodCount)
+            record.path = view(current.pathCount)
+            record.query = view(current.queryCount)
+            record.apiVersion = view(current.versionCount)
+        }
+        record.section = current.section
+        record.profile = current.profile
+        record.rule = current.rule
+        // The mode is written only on the records it changed: requests let through that enforcing would deny.
+        record.mode = current.wouldDeny == nil ? nil : current.mode
+        record.reason = current.reason
+        record.listener = listenerName
+        record.client = identity
+        record.status = current.status
+        record.bytesIn = current.bytesIn
+        record.bytesOut = current.bytesOut
+        record.upgraded = current.upgraded
+        return record
     }
 
     // MARK: Timers

@@ -5,6 +5,7 @@ final class LoopContext: TimerHandler {
     let loop: EventLoop
     let buffers: BufferPool
     let pipes: PipePool
+    let states: ExchangeStatePool
     let audit: AuditSink
     let statistics: ProxyStatistics
     let upstream: SocketAddress
@@ -42,6 +43,7 @@ final class LoopContext: TimerHandler {
         let blockSize = max(configuration.limits.maxHeadBytes, 16 * 1024)
         buffers = BufferPool(blockSize: blockSize)
         pipes = PipePool(size: configuration.pipeSize)
+        states = ExchangeStatePool(limits: configuration.limits)
         scratch = .allocate(byteCount: max(configuration.limits.maxRequestLineBytes, configuration.limits.maxHeadBytes), alignment: 16)
         connections.reserveCapacity(1024)
         shutdownTimer = LoopTimer(handler: self)

@@ -34,6 +34,19 @@ public struct ListenerConfiguration: Sendable, Equatable {
     /// Client rules, first match wins; a client matching none is refused when it connects.
     public var clients: [ClientRule]
 
+    /// The name in audit records and in ``PolicySnapshot/listenerAccess``: ``name``, else the address, else the
+    /// name systemd gave a passed socket.
+    public var displayName: String {
+        if let name { return name }
+        switch source {
+        case .address(let address): return address.description
+        case .inherited(_, let label): return label
+        }
+    }
+
+    /// The profile and client rules of this listener.
+    public var access: ListenerAccess { ListenerAccess(profile: profile, clients: clients) }
+
     /// Creates a listener configuration.
     public init(
         source: ListenerSource, v6Only: Bool = true, unixMode: UInt32? = nil, unixOwner: UInt32? = nil,
@@ -50,6 +63,17 @@ public struct ListenerConfiguration: Sendable, Equatable {
     }
 }
 
+/// Which profile a listener's clients get: one for all, or by client rules (a client matching none is refused).
+public struct ListenerAccess: Sendable, Equatable {
+    public var profile: String?
+    public var clients: [ClientRule]
+    /// Creates an assignment.
+    public init(profile: String?, clients: [ClientRule]) {
+        self.profile = profile
+        self.clients = clients
+    }
+}
+
 /// The policy in force; replaced as a whole on reload, so a request sees one consistent version.
 public final class PolicySnapshot: Sendable {
     /// Every profile a listener or client rule can name; the first is the default.
@@ -58,6 +82,9 @@ public final class PolicySnapshot: Sendable {
     public let mode: ProxyMode
     /// In learn mode, what was seen.
     public let learner: PolicyLearner?
+    /// Listener name -> the profile and client rules its new clients get; a listener not named here keeps what it
+    /// was started with. Lets a reload change them without reopening sockets.
+    public let listenerAccess: [String: ListenerAccess]
     private let indexByName: [String: Int]
 
     /// A snapshot with one profile, enforced.
@@ -67,10 +94,14 @@ public final class PolicySnapshot: Sendable {
 
     /// A snapshot with `profiles` (at least one; names unique) in `mode`. Learn mode gets a ``PolicyLearner``
     /// unless one is passed (to keep what a reload's predecessor learnt).
-    public init(profiles: [Profile], mode: ProxyMode, learner: PolicyLearner? = nil) {
+    public init(
+        profiles: [Profile], mode: ProxyMode, learner: PolicyLearner? = nil,
+        listenerAccess: [String: ListenerAccess] = [:]
+    ) {
         precondition(!profiles.isEmpty, "a policy needs at least one profile")
         self.profiles = profiles
         self.mode = mode
+        self.listenerAccess = listenerAccess
         self.learner = mode == .learn ? (learner ?? PolicyLearner()) : nil
         var index: [String: Int] = [:]
         for (position, profile) in profiles.enumerated() where index[profile.name] == nil {

@@ -69,12 +69,12 @@ public final class ProxyServer: Sendable {
                     let bound = Socket.localAddress(fd)
                     opened.append(
                         OpenListener(
-                            fd: fd, name: listener.name ?? address.description, address: bound, ownsFile: ownsFile,
+                            fd: fd, name: listener.displayName, address: bound, ownsFile: ownsFile,
                             configuration: listener))
                 case .inherited(let fd, let name):
                     opened.append(
                         OpenListener(
-                            fd: fd, name: listener.name ?? name, address: Socket.localAddress(fd), ownsFile: nil,
+                            fd: fd, name: listener.displayName, address: Socket.localAddress(fd), ownsFile: nil,
                             configuration: listener))
                 }
             }

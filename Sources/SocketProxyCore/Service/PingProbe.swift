@@ -1,4 +1,6 @@
 // A small blocking HTTP client for `GET /_ping`: readiness, health checks, and nothing on the data path.
+import CSocketProxyLinux
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +24,7 @@ public enum PingProbe {
         case .ipv6: family = AF_INET6
         default: family = AF_UNIX
         }
-        fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        fd = socket(family, CSocketProxyLinux_SOCK_STREAM | CSocketProxyLinux_SOCK_CLOEXEC, 0)
         guard fd >= 0 else { return .failure(SystemError("socket", errno: errno)) }
         defer { close(fd) }
         var limit = timeval(

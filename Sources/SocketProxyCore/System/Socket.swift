@@ -9,7 +9,7 @@ import Glibc
 public enum Socket {
     /// Opens a nonblocking, close-on-exec stream socket for an address family.
     static func open(family: Int32) throws(SystemError) -> FileDescriptor {
-        let type = Int32(SOCK_STREAM.rawValue) | CSocketProxyLinux_SOCK_NONBLOCK | CSocketProxyLinux_SOCK_CLOEXEC
+        let type = CSocketProxyLinux_SOCK_STREAM | CSocketProxyLinux_SOCK_NONBLOCK | CSocketProxyLinux_SOCK_CLOEXEC
         return FileDescriptor(rawValue: try blockingSyscall("socket") { Glibc.socket(family, type, 0) })
     }
 
@@ -79,7 +79,7 @@ public enum Socket {
 
     /// Whether the kernel can open IPv6 sockets at all.
     public static var ipv6Available: Bool {
-        let fd = Glibc.socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = Glibc.socket(AF_INET6, CSocketProxyLinux_SOCK_STREAM, 0)
         guard fd >= 0 else { return false }
         Glibc.close(fd)
         return true

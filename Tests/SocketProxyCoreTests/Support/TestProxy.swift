@@ -9,7 +9,8 @@ final class CollectingAuditSink: AuditSink {
     let threshold: AuditPriority = .debug
     private let events = Mutex<[AuditEvent]>([])
 
-    func record(_ event: AuditEvent) {
+    func record(_ record: AuditRecord) {
+        let event = record.event
         events.withLock { $0.append(event) }
     }
 
