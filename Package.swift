@@ -12,8 +12,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        // YAML (and so JSON) policy files; used only when loading configuration, never per request.
-        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // Linux calls the Swift importer cannot see (epoll, splice, pipe2, accept4, eventfd, SO_PEERCRED).
@@ -30,7 +28,6 @@ let package = Package(
                 "CSocketProxyLinux",
                 "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -93,4 +94,8 @@ int CSocketProxyLinux_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gi
 
 void CSocketProxyLinux_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+int CSocketProxyLinux_malloc_trim(void) {
+    return malloc_trim(0);
 }

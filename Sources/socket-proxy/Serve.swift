@@ -97,6 +97,8 @@ struct Serve: ParsableCommand {
             server: server, audit: audit, logger: logger, options: options, upstream: configuration.upstream,
             effective: effective, policy: policy)
         service.announceReady()
+        // Start-up is over: argument parsing, configuration and the runtime's first scans need no resident pages.
+        StartupMemory.trim()
         service.run()
         audit.close()
     }

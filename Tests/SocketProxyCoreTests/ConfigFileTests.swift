@@ -574,8 +574,8 @@ struct ConfigFileTests {
         ),
         (
             "listeners:\n  - tcp: 127.0.0.1:2375\n   profile: p\n",
-            "policy.yaml:3:4: not valid YAML or JSON: did not find expected '-' indicator (while parsing a block "
-                + "collection at line 2, column 3)"
+            "policy.yaml:3:4: not valid YAML or JSON: expected \"-\" in column 3, lined up with the list at line 2, "
+                + "or a line indented less"
         ),
         ("", "policy.yaml: the file is empty"),
         ("# nothing but a comment\n", "policy.yaml: the file is empty"),

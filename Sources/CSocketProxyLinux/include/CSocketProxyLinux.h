@@ -34,7 +34,8 @@ extern const unsigned int CSocketProxyLinux_SPLICE_F_MORE;
 extern const int CSocketProxyLinux_F_SETPIPE_SZ;
 extern const int CSocketProxyLinux_F_GETPIPE_SZ;
 /* The socket types, as plain ints: importing them from Glibc breaks once another module on the import path
- * (Foundation, through Yams) brings its own view of <sys/socket.h>, and the names stop resolving. */
+ * (Foundation did, when the policy file was read with Yams) brings its own view of <sys/socket.h>, and the names
+ * stop resolving. */
 extern const int CSocketProxyLinux_SOCK_STREAM;
 extern const int CSocketProxyLinux_SOCK_DGRAM;
 extern const int CSocketProxyLinux_SOCK_NONBLOCK;
@@ -60,5 +61,8 @@ int CSocketProxyLinux_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gi
 
 /* Names the calling thread (at most 15 bytes are kept), for ps and top. */
 void CSocketProxyLinux_set_thread_name(const char *name);
+
+/* malloc_trim(3): glibc-only, hidden from the Glibc module. Returns 1 when memory went back to the system. */
+int CSocketProxyLinux_malloc_trim(void);
 
 #endif

@@ -69,7 +69,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
 
     /// Starts the writer thread. Records less severe than `threshold` are never built.
     public init(
-        backend: AuditBackend, threshold: AuditPriority, capacity: Int = 8192,
+        backend: AuditBackend, threshold: AuditPriority, capacity: Int = 2048,
         batchInterval: Duration = .milliseconds(50), warningInterval: Duration = .seconds(10)
     ) throws(SystemError) {
         self.backend = backend

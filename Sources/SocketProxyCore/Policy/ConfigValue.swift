@@ -1,5 +1,4 @@
 // A value read from a YAML or JSON policy file, with its file, line, column and key path for error messages.
-import Yams
 
 /// One node of a policy file and where it is. Every error made from it names the file, the line and column, and
 /// the path of keys to the value: `policy.yaml:12:16: profiles.ci.rules[2].methods[0]: "GETT" is not ...`.
@@ -7,55 +6,27 @@ import Yams
 /// Only configuration loading uses this; nothing here runs per request.
 struct ConfigValue {
     /// The YAML node.
-    let node: Node
+    let node: YAMLNode
     /// The key path, `profiles.ci.rules[2]`; empty for the document itself.
     let path: String
     /// The file, as the user named it.
     let source: String
 
-    /// Parses `text` as one YAML document (JSON is accepted: it is YAML).
+    /// Parses `text` as one YAML document (JSON is accepted: it is YAML), in the subset ``YAMLParser`` reads.
     static func document(text: String, source: String) throws(ConfigurationError) -> ConfigValue {
-        var text = text
-        // A JSON file may be indented with tabs, which YAML refuses outside strings. A tab can be in a JSON document
-        // only as whitespace between tokens (inside strings JSON requires \t), so spaces mean the same there.
-        if let first = text.first(where: { !$0.isWhitespace }), first == "{" || first == "[" {
-            text = String(text.map { $0 == "\t" ? " " : $0 })
-        }
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigurationError(Self.message(for: error, source: source))
+            root = try YAMLParser.parse(text)
         } catch {
-            throw ConfigurationError("\(source): not valid YAML or JSON: \(error)")
+            throw ConfigurationError("\(source):\(error.mark.line):\(error.mark.column): \(error.message)")
         }
         guard let root else { throw ConfigurationError("\(source): the file is empty") }
         return ConfigValue(node: root, path: "", source: source)
     }
 
-    /// A YAML error in the same form as ours: file, line and column, the problem.
-    private static func message(for error: YamlError, source: String) -> String {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let context = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
-            return "\(source):\(mark.line):\(mark.column): not valid YAML or JSON: \(problem)\(context)"
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
-            let given = duplicates.count == 1 ? "is" : "are"
-            return
-                "\(source):\(context.mark.line):\(context.mark.column): the key \(keys) \(given) given twice in one mapping"
-        case .reader(let problem, _, _, _):
-            return "\(source): not valid YAML or JSON: \(problem)"
-        default:
-            return "\(source): not valid YAML or JSON: \(error)"
-        }
-    }
-
-    /// `file:line:column`, or the file alone when the node has no position.
+    /// `file:line:column`.
     var location: String {
-        guard let mark = node.mark else { return source }
-        return "\(source):\(mark.line):\(mark.column)"
+        "\(source):\(node.mark.line):\(node.mark.column)"
     }
 
     /// An error about this value: its location, its path, and `problem`.
@@ -83,20 +54,21 @@ struct ConfigValue {
         case .scalar: isNull ? "nothing" : "a single value"
         case .mapping: "a mapping"
         case .sequence: "a list"
-        case .alias: "an alias"
         }
     }
 
     /// Whether the value is YAML's null: empty, `~` or `null`, unquoted.
     var isNull: Bool {
-        guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any else { return false }
-        return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+        guard case .scalar(let text, .plain, _) = node else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(text)
     }
 
     /// A scalar's text. Numbers and booleans are returned as written (`0660` stays "0660").
     func string() throws(ConfigurationError) -> String {
-        guard case .scalar(let scalar) = node, !isNull else { throw error("expected a single value, found \(kind)") }
-        return scalar.string
+        guard case .scalar(let text, _, _) = node, !isNull else {
+            throw error("expected a single value, found \(kind)")
+        }
+        return text
     }
 
     /// A non-empty scalar's text.
@@ -127,8 +99,8 @@ struct ConfigValue {
 
     /// The items of a list, each with its index in the path.
     func sequence() throws(ConfigurationError) -> [ConfigValue] {
-        guard case .sequence(let sequence) = node else { throw error("expected a list, found \(kind)") }
-        return sequence.enumerated().map { index, item in
+        guard case .sequence(let items, _) = node else { throw error("expected a list, found \(kind)") }
+        return items.enumerated().map { index, item in
             ConfigValue(node: item, path: "\(path)[\(index)]", source: source)
         }
     }
@@ -142,7 +114,7 @@ struct ConfigValue {
     }
 
     /// A mapping whose keys are all in `keys`. An unknown key is an error at the key, naming it and the keys
-    /// allowed here; a key given twice is an error at its second occurrence.
+    /// allowed here.
     func mapping(keys: [String]) throws(ConfigurationError) -> ConfigMapping {
         let mapping = try anyMapping()
         for (key, value) in mapping.entries where !keys.contains(key) {
@@ -159,21 +131,18 @@ struct ConfigValue {
 
     /// A mapping with any keys (names chosen by the user, such as profile names).
     func anyMapping() throws(ConfigurationError) -> ConfigMapping {
-        guard case .mapping(let mapping) = node else { throw error("expected a mapping, found \(kind)") }
+        guard case .mapping(let pairs, _) = node else { throw error("expected a mapping, found \(kind)") }
         var entries: [(key: String, value: ConfigValue)] = []
-        var keyNodes: [String: Node] = [:]
-        for (keyNode, valueNode) in mapping {
-            let keyValue = ConfigValue(node: keyNode, path: path, source: source)
-            guard case .scalar(let scalar) = keyNode, !keyValue.isNull else {
+        var keyNodes: [String: YAMLNode] = [:]
+        // The parser has refused keys given twice, so each key names one entry.
+        for pair in pairs {
+            let keyValue = ConfigValue(node: pair.key, path: path, source: source)
+            guard case .scalar(let key, _, _) = pair.key, !keyValue.isNull else {
                 throw keyValue.error("a key must be a single value, found \(keyValue.kind)")
             }
-            let key = scalar.string
             let childPath = path.isEmpty ? key : "\(path).\(key)"
-            if keyNodes[key] != nil {
-                throw ConfigValue(node: keyNode, path: childPath, source: source).error("is given twice")
-            }
-            keyNodes[key] = keyNode
-            entries.append((key, ConfigValue(node: valueNode, path: childPath, source: source)))
+            keyNodes[key] = pair.key
+            entries.append((key, ConfigValue(node: pair.value, path: childPath, source: source)))
         }
         return ConfigMapping(value: self, entries: entries, keyNodes: keyNodes)
     }
@@ -200,7 +169,7 @@ struct ConfigMapping {
     /// Keys and values in the order of the file.
     let entries: [(key: String, value: ConfigValue)]
     /// The node of each key, for errors about the key itself.
-    fileprivate let keyNodes: [String: Node]
+    fileprivate let keyNodes: [String: YAMLNode]
 
     /// The value of `key`, or nil when it is absent.
     subscript(_ key: String) -> ConfigValue? {

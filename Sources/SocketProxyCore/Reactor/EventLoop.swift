@@ -101,12 +101,22 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Removes a registration. Call it before closing the descriptor; events already fetched for it are dropped.
-    public func deregister(_ registration: Registration) {
+    /// With `closing`, the caller closes the descriptor right after (and holds no duplicate of it), which removes
+    /// it from epoll by itself: the epoll_ctl call is skipped.
+    public func deregister(_ registration: Registration, closing: Bool = false) {
         guard isCurrent(registration) else { return }
-        Epoll.delete(epoll, registration.fd)
+        if !closing { Epoll.delete(epoll, registration.fd) }
         let index = Int(registration.fd.rawValue)
         slots[index].handler = nil
         slots[index].generation &+= 1
+    }
+
+    /// Hands a registration to another handler without a system call. Events for it that were already fetched in
+    /// this iteration go to the new handler; readiness events are hints, so a spurious one costs a read that
+    /// would block.
+    public func reassign(_ registration: Registration, to handler: EventHandler) {
+        precondition(isCurrent(registration), "reassigning a registration that is not current")
+        slots[Int(registration.fd.rawValue)].handler = handler
     }
 
     /// Whether `registration` is still the live one for its descriptor.

@@ -1356,6 +1356,16 @@ final class Connection: EventHandler, TimerHandler {
 
     private func connectUpstream() {
         responsePhase = .connecting
+        if let (fd, registration) = context.upstreams.take(for: self) {
+            upstream = fd
+            upstreamRegistration = registration
+            upstreamWritable = true
+            upstreamReadable = false
+            upstreamHangup = false
+            responsePhase = .head
+            cancelTimer()
+            return
+        }
         do {
             switch try Socket.connect(to: context.upstream) {
             case .processed(let fd):
@@ -1413,10 +1423,22 @@ final class Connection: EventHandler, TimerHandler {
         failUpstream(reason: "sending to the Docker daemon failed: \(error)", status: 502)
     }
 
-    private func closeUpstream() {
+    /// Lets go of the daemon connection: back to the loop's pool when `reusable` (it finished an exchange
+    /// cleanly and has nothing pending), closed otherwise.
+    private func closeUpstream(reusable: Bool = false) {
         guard let fd = upstream else { return }
-        if let registration = upstreamRegistration { context.loop.deregister(registration) }
-        Linux.close(fd)
+        // Only a connection between exchanges can be reused: nothing of an answer may still be on its way.
+        let between = responsePhase == .idle && requestPhase == .head
+        if let registration = upstreamRegistration {
+            if reusable && between && !upstreamHangup && output.isEmpty && requestPipe == nil && responsePipe == nil {
+                context.upstreams.give(fd, registration: registration)
+            } else {
+                context.loop.deregister(registration, closing: true)
+                Linux.close(fd)
+            }
+        } else {
+            Linux.close(fd)
+        }
         upstream = nil
         upstreamRegistration = nil
         upstreamReadable = false
@@ -1510,12 +1532,12 @@ final class Connection: EventHandler, TimerHandler {
         releasePipe(&requestPipe)
         releasePipe(&responsePipe)
         if !finished.upstreamReusable { closeUpstream() }
+        requestPhase = .head
+        responsePhase = .idle
         if finished.closeAfter || context.draining || clientEnded && input.isEmpty {
             closeGracefully()
             return
         }
-        requestPhase = .head
-        responsePhase = .idle
         requestParser.reset()
         context.buffers.detachIfEmpty(&input)
         context.buffers.detachIfEmpty(&output)
@@ -1530,8 +1552,10 @@ final class Connection: EventHandler, TimerHandler {
     /// After a final answer: stop sending, then read and drop what the client still sends for a moment, so that
     /// closing with unread bytes does not reset the connection before the client has read our answer.
     private func closeGracefully() {
-        closeUpstream()
-        if clientEnded {
+        // endExchange closed the daemon connection if it could not be reused; one still here can be.
+        closeUpstream(reusable: true)
+        if clientEnded || input.isEmpty && clientIsQuiet() {
+            // Nothing unread: closing now sends a plain FIN behind the answer, no reset can overtake it.
             close()
             return
         }
@@ -1540,6 +1564,21 @@ final class Connection: EventHandler, TimerHandler {
         context.buffers.release(&input)
         detachStateIfIdle()
         setTimer(.linger, after: 2_000_000_000)
+    }
+
+    /// Whether the client has sent nothing more (a read would block); what it did send is dropped.
+    private func clientIsQuiet() -> Bool {
+        var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let result = withUnsafeMutableBytes(of: &scratch) { raw in
+            Result { () throws(SystemError) in try Linux.read(client, into: raw) }
+        }
+        switch result {
+        case .success(.wouldBlock): return true
+        case .success(.processed(0)):
+            clientEnded = true
+            return true
+        default: return false
+        }
     }
 
     private func discardLingering() -> Bool {
@@ -1584,6 +1623,8 @@ final class Connection: EventHandler, TimerHandler {
     /// Closes both sockets and gives everything back. Records an unfinished exchange as the client going away.
     func close() {
         guard !isClosed else { return }
+        // A daemon connection is reusable only between exchanges.
+        let idle = exchange == nil && collection == nil
         if let current = exchange {
             if current.streaming { context.statistics.activeStreams.wrappingSubtract(1, ordering: .relaxed) }
             record(current, decision: current.decided == .allow ? .clientGone : current.decided,
@@ -1592,8 +1633,8 @@ final class Connection: EventHandler, TimerHandler {
         }
         isClosed = true
         cancelTimer()
-        closeUpstream()
-        if let registration = clientRegistration { context.loop.deregister(registration) }
+        closeUpstream(reusable: idle)
+        if let registration = clientRegistration { context.loop.deregister(registration, closing: true) }
         Linux.close(client)
         clientRegistration = nil
         context.buffers.release(&input)

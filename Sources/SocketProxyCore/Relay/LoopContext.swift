@@ -6,6 +6,8 @@ final class LoopContext: TimerHandler {
     let buffers: BufferPool
     let pipes: PipePool
     let states: ExchangeStatePool
+    /// Idle daemon connections for new clients.
+    private(set) var upstreams: UpstreamPool!
     let audit: AuditSink
     let statistics: ProxyStatistics
     let upstream: SocketAddress
@@ -47,6 +49,7 @@ final class LoopContext: TimerHandler {
         scratch = .allocate(byteCount: max(configuration.limits.maxRequestLineBytes, configuration.limits.maxHeadBytes), alignment: 16)
         connections.reserveCapacity(1024)
         shutdownTimer = LoopTimer(handler: self)
+        upstreams = UpstreamPool(loop: loop)
     }
 
     deinit {
@@ -76,12 +79,13 @@ final class LoopContext: TimerHandler {
         checkShutdown()
     }
 
-    /// Closes every connection at once.
+    /// Closes every connection at once, and the pooled daemon connections.
     func closeAll() {
         while let connection = connections.last {
             connection.close()
             if connections.last === connection { remove(connection) }
         }
+        upstreams.closeAll()
     }
 
     func add(_ connection: Connection) {

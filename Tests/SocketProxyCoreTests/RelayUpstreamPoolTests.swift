@@ -1,0 +1,51 @@
+// Tests for reusing daemon connections across clients: a clean one is reused, one with an answer under way never.
+import Foundation
+import Testing
+
+@testable import SocketProxyCore
+
+extension RelayTests {
+    struct UpstreamPool {
+        @Test func theDaemonConnectionOfAClientThatLeftServesTheNextClient() throws {
+            try withRelay(script: { request in .bytes(HTTPText.response(body: "answer to \(request.target)")) }) {
+                proxy, upstream in
+                for index in 0..<3 {
+                    let client = try proxy.connect()
+                    try client.send(HTTPText.request("/containers/c\(index)/json"))
+                    #expect(try client.readResponse().bodyText == "answer to /containers/c\(index)/json")
+                    client.close()
+                    // The proxy notices the client left before the next one arrives.
+                    _ = eventually { proxy.statistics.openConnections == 0 }
+                }
+                #expect(upstream.waitForRequests(3))
+                #expect(upstream.connectionCount == 1, "each client opened its own daemon connection")
+            }
+        }
+
+        @Test func aDaemonConnectionWithAStreamUnderWayIsNeverHandedToAnotherClient() throws {
+            let chunk = Array("10\r\n".utf8) + Array(repeating: UInt8(ascii: "e"), count: 16) + Array("\r\n".utf8)
+            try withRelay(script: { request in
+                request.target == "/events"
+                    ? .endless(
+                        head: Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8),
+                        piece: Array(repeating: chunk, count: 64).flatMap { $0 })
+                    : .bytes(HTTPText.response(body: "OK"))
+            }) { proxy, upstream in
+                let streaming = try proxy.connect()
+                try streaming.send(HTTPText.request("/events"))
+                _ = try streaming.read(exactly: 10_000)
+                streaming.close()
+                _ = eventually { proxy.statistics.openConnections == 0 }
+                for _ in 0..<3 {
+                    let client = try proxy.connect()
+                    try client.send(HTTPText.request("/_ping"))
+                    #expect(try client.readResponse().raw == HTTPText.response(body: "OK"))
+                    client.close()
+                    _ = eventually { proxy.statistics.openConnections == 0 }
+                }
+                // The stream's daemon connection was closed; the pings got a fresh one, then shared it.
+                #expect(upstream.connectionCount == 2)
+            }
+        }
+    }
+}
