@@ -12,6 +12,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // In-process benchmarks (Benchmarks/), with heap allocation counters.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         // Linux calls the Swift importer cannot see (epoll, splice, pipe2, accept4, eventfd, SO_PEERCRED).
@@ -37,6 +39,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // `swift package benchmark`: parser throughput, policy decisions, allocations per proxied request.
+        .executableTarget(
+            name: "SocketProxyBenchmarks",
+            dependencies: [
+                "SocketProxyCore",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/SocketProxyBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .testTarget(
             name: "SocketProxyCoreTests",

@@ -9,6 +9,8 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -98,4 +100,8 @@ void CSocketProxyLinux_set_thread_name(const char *name) {
 
 int CSocketProxyLinux_malloc_trim(void) {
     return malloc_trim(0);
+}
+
+int CSocketProxyLinux_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }

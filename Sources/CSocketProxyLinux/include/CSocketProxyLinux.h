@@ -65,4 +65,7 @@ void CSocketProxyLinux_set_thread_name(const char *name);
 /* malloc_trim(3): glibc-only, hidden from the Glibc module. Returns 1 when memory went back to the system. */
 int CSocketProxyLinux_malloc_trim(void);
 
+/* Sets the nice value of the calling thread only (Linux threads have their own). */
+int CSocketProxyLinux_set_thread_nice(int nice);
+
 #endif

@@ -83,55 +83,102 @@ public enum AuditFormat {
         }
     }
 
-    /// Calls `visit` for every field the record has, in order, with a function that appends its value.
-    static func forEachField(_ record: AuditRecord, _ visit: (Field, (inout [UInt8]) -> Void) -> Void) {
-        visit(.requestID) { appendDecimal(record.requestID, to: &$0) }
-        visit(.phase) { appendStatic(record.phase == .start ? "start" : "end", to: &$0) }
-        visit(.decision) { appendStatic(record.decision.staticName, to: &$0) }
-        visit(.method) { $0.append(contentsOf: record.method) }
-        visit(.path) { $0.append(contentsOf: record.path) }
-        if !record.query.isEmpty { visit(.query) { $0.append(contentsOf: record.query) } }
-        if !record.apiVersion.isEmpty { visit(.apiVersion) { $0.append(contentsOf: record.apiVersion) } }
-        if let section = record.section { visit(.section) { appendStatic(section.staticName, to: &$0) } }
-        if !record.profile.isEmpty { visit(.profile) { appendString(record.profile, to: &$0) } }
-        if !record.rule.isEmpty { visit(.rule) { appendString(record.rule, to: &$0) } }
-        if !record.reason.isEmpty { visit(.reason) { appendString(record.reason, to: &$0) } }
-        if let mode = record.mode, mode != .enforce {
-            visit(.mode) { appendStatic(mode == .audit ? "audit" : "learn", to: &$0) }
-        }
-        visit(.listener) { appendString(record.listener, to: &$0) }
+    /// A field's value, as each format needs to know it: numbers and fixed words are written as they are, text
+    /// is escaped or quoted by the format.
+    enum Value {
+        case number(UInt64)
+        case word(StaticString)
+        case bytes(UnsafeRawBufferPointer)
+        case text(String)
+        case host(SocketAddress)
+    }
+
+    /// Calls `visit` for every field the record has, in order, with its value.
+    static func forEachField(_ record: AuditRecord, _ visit: (Field, Value) -> Void) {
+        visit(.requestID, .number(record.requestID))
+        visit(.phase, .word(record.phase == .start ? "start" : "end"))
+        visit(.decision, .word(record.decision.staticName))
+        visit(.method, .bytes(record.method))
+        visit(.path, .bytes(record.path))
+        if !record.query.isEmpty { visit(.query, .bytes(record.query)) }
+        if !record.apiVersion.isEmpty { visit(.apiVersion, .bytes(record.apiVersion)) }
+        if let section = record.section { visit(.section, .word(section.staticName)) }
+        if !record.profile.isEmpty { visit(.profile, .text(record.profile)) }
+        if !record.rule.isEmpty { visit(.rule, .text(record.rule)) }
+        if !record.reason.isEmpty { visit(.reason, .text(record.reason)) }
+        if let mode = record.mode, mode != .enforce { visit(.mode, .word(mode == .audit ? "audit" : "learn")) }
+        visit(.listener, .text(record.listener))
         switch record.client {
         case .network(let address):
-            visit(.clientAddress) { appendHost(address, to: &$0) }
-            if let port = address.port { visit(.clientPort) { appendDecimal(UInt64(port), to: &$0) } }
+            visit(.clientAddress, .host(address))
+            if let port = address.port { visit(.clientPort, .number(UInt64(port))) }
         case .unixPeer(let pid, let uid, let gid):
-            visit(.clientPID) { appendDecimal(UInt64(max(pid, 0)), to: &$0) }
-            visit(.clientUID) { appendDecimal(UInt64(uid), to: &$0) }
-            visit(.clientGID) { appendDecimal(UInt64(gid), to: &$0) }
+            visit(.clientPID, .number(UInt64(max(pid, 0))))
+            visit(.clientUID, .number(UInt64(uid)))
+            visit(.clientGID, .number(UInt64(gid)))
         case .unknown:
             break
         }
-        visit(.status) { appendDecimal(UInt64(max(record.status, 0)), to: &$0) }
-        visit(.bytesIn) { appendDecimal(record.bytesIn, to: &$0) }
-        visit(.bytesOut) { appendDecimal(record.bytesOut, to: &$0) }
-        visit(.durationMicroseconds) { appendDecimal(record.durationNanoseconds / 1000, to: &$0) }
-        if record.upgraded { visit(.upgraded) { appendStatic("1", to: &$0) } }
+        visit(.status, .number(UInt64(max(record.status, 0))))
+        visit(.bytesIn, .number(record.bytesIn))
+        visit(.bytesOut, .number(record.bytesOut))
+        visit(.durationMicroseconds, .number(record.durationNanoseconds / 1000))
+        if record.upgraded { visit(.upgraded, .word("1")) }
+    }
+
+    /// How text is escaped.
+    enum Escaping {
+        /// Control characters as `\n`, `\u00XX`: the text stays on one line (the journal's MESSAGE).
+        case line
+        /// Also `"` and `\`: the inside of a JSON string or a quoted logfmt value.
+        case quoted
+        /// `line`, then `quoted`: the one-line message inside quotes, so that decoding the quotes gives back the
+        /// message with its `\n` escapes as text (a control character is never decoded into the value).
+        case quotedLine
+    }
+
+    /// Appends a value as it is, with no escaping (the journal's fields take any bytes).
+    static func appendRaw(_ value: Value, to out: inout [UInt8]) {
+        switch value {
+        case .number(let number): appendDecimal(number, to: &out)
+        case .word(let word): appendStatic(word, to: &out)
+        case .bytes(let bytes): out.append(contentsOf: bytes)
+        case .text(let text): appendString(text, to: &out)
+        case .host(let address): appendHost(address, to: &out)
+        }
+    }
+
+    /// Appends a value escaped: numbers, words and addresses need none.
+    static func appendEscaped(_ value: Value, _ escaping: Escaping, to out: inout [UInt8]) {
+        switch value {
+        case .bytes(let bytes): appendEscaped(bytes, escaping, to: &out)
+        case .text(let text): withBytes(of: text) { appendEscaped($0, escaping, to: &out) }
+        default: appendRaw(value, to: &out)
+        }
     }
 
     // MARK: The message
 
     /// Appends the one readable line: `deny POST /v1.41/containers/create -> 403 (rule CONTAINERS-read-only,
-    /// client 127.0.0.1:40312, 212 us): only GET and HEAD are allowed (POST=0)`, control characters escaped.
-    static func appendMessage(_ record: AuditRecord, to out: inout [UInt8]) {
+    /// client 127.0.0.1:40312, 212 us): only GET and HEAD are allowed (POST=0)`, escaped as asked.
+    static func appendMessage(_ record: AuditRecord, _ escaping: Escaping = .line, to out: inout [UInt8]) {
         if record.phase == .start { appendStatic("start ", to: &out) }
         appendStatic(record.decision.staticName, to: &out)
         out.append(UInt8(ascii: " "))
-        if record.method.isEmpty { out.append(UInt8(ascii: "-")) } else { appendEscaped(record.method, to: &out) }
+        if record.method.isEmpty {
+            out.append(UInt8(ascii: "-"))
+        } else {
+            appendEscaped(record.method, escaping, to: &out)
+        }
         out.append(UInt8(ascii: " "))
-        if record.path.isEmpty { out.append(UInt8(ascii: "-")) } else { appendEscaped(record.path, to: &out) }
+        if record.path.isEmpty {
+            out.append(UInt8(ascii: "-"))
+        } else {
+            appendEscaped(record.path, escaping, to: &out)
+        }
         if !record.query.isEmpty {
             out.append(UInt8(ascii: "?"))
-            appendEscaped(record.query, to: &out)
+            appendEscaped(record.query, escaping, to: &out)
         }
         if record.phase == .end || record.status > 0 {
             appendStatic(" -> ", to: &out)
@@ -140,7 +187,7 @@ public enum AuditFormat {
         appendStatic(" (", to: &out)
         if !record.rule.isEmpty {
             appendStatic("rule ", to: &out)
-            appendEscapedString(record.rule, to: &out)
+            appendEscaped(.text(record.rule), escaping, to: &out)
             appendStatic(", ", to: &out)
         }
         appendStatic("client ", to: &out)
@@ -154,51 +201,48 @@ public enum AuditFormat {
         out.append(UInt8(ascii: ")"))
         if !record.reason.isEmpty, record.decision != .allow {
             appendStatic(": ", to: &out)
-            appendEscapedString(record.reason, to: &out)
+            appendEscaped(.text(record.reason), escaping, to: &out)
         }
     }
 
     // MARK: Lines
 
     /// Appends `level=info msg="..." request_id=1 ... duration_us=12` and a newline.
-    static func appendLogfmtLine(_ record: AuditRecord, scratch: inout [UInt8], to out: inout [UInt8]) {
+    static func appendLogfmtLine(_ record: AuditRecord, to out: inout [UInt8]) {
         appendStatic("level=", to: &out)
         appendStatic(record.priority.staticName, to: &out)
-        appendStatic(" msg=", to: &out)
-        scratch.removeAll(keepingCapacity: true)
-        appendMessage(record, to: &scratch)
-        appendLogfmtValue(scratch, to: &out)
+        appendStatic(" msg=\"", to: &out)
+        appendMessage(record, .quotedLine, to: &out)
+        out.append(UInt8(ascii: "\""))
         forEachField(record) { field, value in
             out.append(UInt8(ascii: " "))
             appendStatic(field.lineName, to: &out)
             out.append(UInt8(ascii: "="))
-            scratch.removeAll(keepingCapacity: true)
-            value(&scratch)
-            appendLogfmtValue(scratch, to: &out)
+            switch value {
+            case .bytes(let bytes): appendLogfmtValue(bytes, to: &out)
+            case .text(let text): withBytes(of: text) { appendLogfmtValue($0, to: &out) }
+            default: appendRaw(value, to: &out)
+            }
         }
         out.append(UInt8(ascii: "\n"))
     }
 
     /// Appends one JSON object with the same lower-case names as logfmt, and a newline.
-    static func appendJSONLine(_ record: AuditRecord, scratch: inout [UInt8], to out: inout [UInt8]) {
+    static func appendJSONLine(_ record: AuditRecord, to out: inout [UInt8]) {
         appendStatic("{\"level\":\"", to: &out)
         appendStatic(record.priority.staticName, to: &out)
         appendStatic("\",\"msg\":\"", to: &out)
-        scratch.removeAll(keepingCapacity: true)
-        appendMessage(record, to: &scratch)
-        appendJSONEscaped(scratch, to: &out)
+        appendMessage(record, .quotedLine, to: &out)
         out.append(UInt8(ascii: "\""))
         forEachField(record) { field, value in
             appendStatic(",\"", to: &out)
             appendStatic(field.lineName, to: &out)
             appendStatic("\":", to: &out)
-            scratch.removeAll(keepingCapacity: true)
-            value(&scratch)
-            if field.isNumber {
-                out.append(contentsOf: scratch)
+            if case .number = value {
+                appendRaw(value, to: &out)
             } else {
                 out.append(UInt8(ascii: "\""))
-                appendJSONEscaped(scratch, to: &out)
+                appendEscaped(value, .quoted, to: &out)
                 out.append(UInt8(ascii: "\""))
             }
         }
@@ -212,7 +256,7 @@ public enum AuditFormat {
     ) {
         var start = out.count
         appendStatic("MESSAGE=", to: &out)
-        appendMessage(record, to: &out)
+        appendMessage(record, .line, to: &out)
         bounds.append(start..<out.count)
         start = out.count
         appendStatic("PRIORITY=", to: &out)
@@ -227,7 +271,7 @@ public enum AuditFormat {
             appendStatic("SOCKET_PROXY_", to: &out)
             appendStatic(field.journalName, to: &out)
             out.append(UInt8(ascii: "="))
-            value(&out)
+            appendRaw(value, to: &out)
             bounds.append(start..<out.count)
         }
     }
@@ -240,7 +284,7 @@ public enum AuditFormat {
             var result: [(String, String)] = []
             forEachField(record) { field, value in
                 var bytes: [UInt8] = []
-                value(&bytes)
+                appendRaw(value, to: &bytes)
                 result.append((field.journalName.description, String(decoding: bytes, as: UTF8.self)))
             }
             return result
@@ -259,9 +303,8 @@ public enum AuditFormat {
     /// A logfmt line (without the newline).
     public static func logfmt(_ event: AuditEvent) -> [UInt8] {
         event.withRecord { record in
-            var scratch: [UInt8] = []
             var out: [UInt8] = []
-            appendLogfmtLine(record, scratch: &scratch, to: &out)
+            appendLogfmtLine(record, to: &out)
             out.removeLast()
             return out
         }
@@ -270,9 +313,8 @@ public enum AuditFormat {
     /// A JSON line (without the newline).
     public static func json(_ event: AuditEvent) -> [UInt8] {
         event.withRecord { record in
-            var scratch: [UInt8] = []
             var out: [UInt8] = []
-            appendJSONLine(record, scratch: &scratch, to: &out)
+            appendJSONLine(record, to: &out)
             out.removeLast()
             return out
         }
@@ -284,11 +326,9 @@ public enum AuditFormat {
         out.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    /// Appends a native String's bytes without copying it first.
+    /// Appends a String's bytes without allocating (see ``withBytes(of:_:)``).
     static func appendString(_ text: String, to out: inout [UInt8]) {
-        if text.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil {
-            out.append(contentsOf: text.utf8)
-        }
+        withBytes(of: text) { out.append(contentsOf: $0) }
     }
 
     static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
@@ -362,65 +402,75 @@ public enum AuditFormat {
 
     private static let hex: StaticString = "0123456789abcdef"
 
-    /// Appends bytes with control characters written as `\n`, `\r`, `\t`, `\u00XX`: the text stays on one line.
-    static func appendEscaped(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\n"): appendStatic("\\n", to: &out)
-            case UInt8(ascii: "\r"): appendStatic("\\r", to: &out)
-            case UInt8(ascii: "\t"): appendStatic("\\t", to: &out)
-            case 0..<0x20, 0x7F:
-                appendStatic("\\u00", to: &out)
-                out.append(hex.utf8Start[Int(byte >> 4)])
-                out.append(hex.utf8Start[Int(byte & 0xF)])
-            default:
-                out.append(byte)
-            }
-        }
+    /// Calls `body` with a String's UTF-8 bytes without allocating: a native string lends its storage, a small
+    /// one (up to 15 bytes, kept inside the String value) is spilled to the stack.
+    @inline(__always)
+    static func withBytes<R>(of text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var copy = text
+        return copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
     }
 
-    static func appendEscapedString(_ text: String, to out: inout [UInt8]) {
-        if text.utf8.withContiguousStorageIfAvailable({ appendEscaped($0, to: &out) }) == nil {
-            appendEscaped(Array(text.utf8), to: &out)
+    /// Appends bytes escaped as asked; runs of bytes that need nothing are copied in one go.
+    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, _ escaping: Escaping, to out: inout [UInt8]) {
+        var runStart = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            let control = byte < 0x20 || byte == 0x7F
+            let quote = byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+            guard control || (quote && escaping != .line) else { continue }
+            if runStart < index { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
+            runStart = index + 1
+            if quote {
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+                continue
+            }
+            // A control character: its escape, whose backslash is itself escaped inside quotes of a message.
+            out.append(UInt8(ascii: "\\"))
+            if escaping == .quotedLine { out.append(UInt8(ascii: "\\")) }
+            switch byte {
+            case UInt8(ascii: "\n"): out.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): out.append(UInt8(ascii: "r"))
+            case UInt8(ascii: "\t"): out.append(UInt8(ascii: "t"))
+            default:
+                appendStatic("u00", to: &out)
+                out.append(hex.utf8Start[Int(byte >> 4)])
+                out.append(hex.utf8Start[Int(byte & 0xF)])
+            }
         }
+        if runStart < bytes.count { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
     }
 
     /// Appends bytes as the inside of a JSON string.
-    static func appendJSONEscaped(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\""): appendStatic("\\\"", to: &out)
-            case UInt8(ascii: "\\"): appendStatic("\\\\", to: &out)
-            default: appendEscaped(CollectionOfOne(byte), to: &out)
-            }
-        }
+    static func appendJSONEscaped(_ bytes: [UInt8], to out: inout [UInt8]) {
+        bytes.withUnsafeBytes { appendEscaped($0, .quoted, to: &out) }
     }
 
     /// Appends a logfmt value, quoted when it is empty or has spaces, quotes, `=` or non-printing bytes; inside
     /// quotes, control characters are escaped, so a value can never end a line.
-    static func appendLogfmtValue(_ value: [UInt8], to out: inout [UInt8]) {
+    static func appendLogfmtValue(_ value: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         let needsQuotes =
             value.isEmpty
             || value.contains { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") || $0 == 0x7F }
-        if !needsQuotes {
+        guard needsQuotes else {
             out.append(contentsOf: value)
             return
         }
         out.append(UInt8(ascii: "\""))
-        appendJSONEscaped(value, to: &out)
+        appendEscaped(value, .quoted, to: &out)
         out.append(UInt8(ascii: "\""))
     }
 
     /// Appends a String as a logfmt value.
     static func appendLogfmtValue(_ value: String, to out: inout [UInt8]) {
-        appendLogfmtValue(Array(value.utf8), to: &out)
+        withBytes(of: value) { appendLogfmtValue($0, to: &out) }
     }
 
     /// `text` with control characters written as `\n`, `\t`, `\u001b`, so it stays one line.
     static func escapedLine(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
         var bytes: [UInt8] = []
-        appendEscaped(Array(text.utf8), to: &bytes)
+        withBytes(of: text) { appendEscaped($0, .line, to: &bytes) }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -188,6 +188,8 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     }
 
     private func run() {
+        // Formatting a batch must not delay the event loops on a busy machine: the writer yields to them.
+        _ = CSocketProxyLinux_set_thread_nice(10)
         var lastWarning: UInt64 = 0
         var unreported: UInt64 = 0
         while true {
@@ -248,20 +250,18 @@ public final class StreamAuditBackend: AuditBackend, @unchecked Sendable {
     private let format: Format
     private var pending: [UInt8] = []
     private var pendingRecords = 0
-    private var scratch: [UInt8] = []
 
     /// Writes to `fd` in `format`.
     public init(fd: Int32 = 2, format: Format = .logfmt) {
         self.fd = fd
         self.format = format
-        pending.reserveCapacity(1 << 16)
-        scratch.reserveCapacity(1 << 12)
+        pending.reserveCapacity(1 << 17)
     }
 
     public func write(_ record: AuditRecord) -> Bool {
         switch format {
-        case .logfmt: AuditFormat.appendLogfmtLine(record, scratch: &scratch, to: &pending)
-        case .json: AuditFormat.appendJSONLine(record, scratch: &scratch, to: &pending)
+        case .logfmt: AuditFormat.appendLogfmtLine(record, to: &pending)
+        case .json: AuditFormat.appendJSONLine(record, to: &pending)
         }
         pendingRecords += 1
         if pending.count >= 1 << 16 { return flush() == 0 }
@@ -281,7 +281,7 @@ public final class StreamAuditBackend: AuditBackend, @unchecked Sendable {
         var line: [UInt8] = []
         if format == .json {
             line.append(contentsOf: "{\"level\":\"\(priority.name)\",\"msg\":\"".utf8)
-            AuditFormat.appendJSONEscaped(Array(message.utf8), to: &line)
+            AuditFormat.withBytes(of: message) { AuditFormat.appendEscaped($0, .quoted, to: &line) }
             line.append(contentsOf: "\"}".utf8)
         } else {
             line.append(contentsOf: "level=\(priority.name) msg=".utf8)

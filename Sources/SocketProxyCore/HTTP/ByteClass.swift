@@ -69,6 +69,29 @@ enum ByteClass {
         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0xF_
     ]
 
+    // RFC 9110 §5.5, the bytes of a field value other than its inner whitespace:
+    //   field-vchar = VCHAR / obs-text
+    // The head parsers run over values with this table and stop only at SP / HTAB (which may be trailing OWS,
+    // trimmed from the value) and at the bytes outside ``fieldContent`` (CR, LF, the other controls, DEL).
+    static let fieldVChar: [UInt8] = [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // 0x0_
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // 0x1_
+        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0x2_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0x3_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0x4_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0x5_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0x6_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,  // 0x7_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0x8_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0x9_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0xA_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0xB_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0xC_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0xD_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0xE_
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  // 0xF_
+    ]
+
     // RFC 9112 §3.2 (request-target) with RFC 3986 characters; we check only the byte range, the policy layer
     // normalises the path:
     //   request-target = origin-form / absolute-form / authority-form / asterisk-form
@@ -144,6 +167,51 @@ enum ByteClass {
     /// HTAB / SP / VCHAR / obs-text: a byte allowed in a field value or a reason phrase.
     @inline(__always)
     static func isFieldContent(_ byte: UInt8) -> Bool { fieldContent[Int(byte)] != 0 }
+
+    /// VCHAR / obs-text: a byte of a field value other than SP and HTAB.
+    @inline(__always)
+    static func isFieldVChar(_ byte: UInt8) -> Bool { fieldVChar[Int(byte)] != 0 }
+
+    /// The end of the run of tchar bytes in `bytes[start..<end]`: the offset of the first other byte, or `end`.
+    @inline(__always)
+    static func tokenRunEnd(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int {
+        runEnd(bytes, from: start, to: end) { tchar[Int($0)] != 0 }
+    }
+
+    /// The end of the run of field-content bytes (field-vchar, SP, HTAB) in `bytes[start..<end]`: the offset of the
+    /// first other byte, or `end`.
+    @inline(__always)
+    static func fieldContentRunEnd(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int {
+        runEnd(bytes, from: start, to: end) { fieldContent[Int($0)] != 0 }
+    }
+
+    /// The end of the run of request-target bytes in `bytes[start..<end]`: the offset of the first other byte, or
+    /// `end`.
+    @inline(__always)
+    static func targetRunEnd(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int {
+        runEnd(bytes, from: start, to: end) { requestTarget[Int($0)] != 0 }
+    }
+
+    /// The offset of the first byte in `bytes[start..<end]` outside a class, or `end`; `isMember` is one table lookup.
+    @inline(__always)
+    private static func runEnd(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, _ isMember: (UInt8) -> Bool
+    ) -> Int {
+        // Four bytes a round, so the loop's own bookkeeping is paid once for four lookups. Offsets stay within the
+        // buffer, so the wrapping arithmetic never wraps; it only saves the overflow checks.
+        var i = start
+        while end &- i >= 4 {
+            if !isMember(bytes[i]) { return i }
+            if !isMember(bytes[i &+ 1]) { return i &+ 1 }
+            if !isMember(bytes[i &+ 2]) { return i &+ 2 }
+            if !isMember(bytes[i &+ 3]) { return i &+ 3 }
+            i &+= 4
+        }
+        while i < end && isMember(bytes[i]) {
+            i &+= 1
+        }
+        return i
+    }
 
     /// %x21-7E: a byte allowed in a request target.
     @inline(__always)

@@ -16,19 +16,56 @@ struct DecimalNumber: Sendable {
     static let maxDigits = 18
 
     /// Feeds the next byte of the value; trailing OWS is allowed, anything after it is not.
+    @inline(__always)
     mutating func feed(_ byte: UInt8) {
         if let digit = ByteClass.digitValue(byte), !sawTrailingWhitespace {
             if digits == Self.maxDigits {
                 invalid = true
             } else {
-                value = value * 10 + UInt64(digit)
-                digits += 1
+                // At most 18 digits: no overflow.
+                value = value &* 10 &+ UInt64(digit)
+                digits &+= 1
             }
         } else if ByteClass.isWhitespace(byte) {
             sawTrailingWhitespace = true
         } else {
             invalid = true
         }
+    }
+
+    /// Reads the value's bytes from `start` up to the first byte that is not field content (CR ends the line) or
+    /// `end`, and returns that offset; `valueEnd` moves past each byte that is not OWS.
+    mutating func read(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, valueEnd: inout Int) -> Int {
+        var i = start
+        // The digits of a well-formed value in a tight loop, in registers; everything else through `feed`.
+        if !sawTrailingWhitespace {
+            var value = self.value
+            var digits = self.digits
+            while i < end && digits < Self.maxDigits {
+                let digit = bytes[i] &- 0x30
+                guard digit < 10 else {
+                    break
+                }
+                // At most 18 digits: no overflow.
+                value = value &* 10 &+ UInt64(digit)
+                digits &+= 1
+                i &+= 1
+            }
+            if i != start {
+                valueEnd = i
+                self.value = value
+                self.digits = digits
+            }
+        }
+        while i < end && ByteClass.isFieldContent(bytes[i]) {
+            let byte = bytes[i]
+            i &+= 1
+            if !ByteClass.isWhitespace(byte) {
+                valueEnd = i
+            }
+            feed(byte)
+        }
+        return i
     }
 
     /// The number, or nil when the value was empty or malformed.
@@ -41,10 +78,16 @@ struct DecimalNumber: Sendable {
 ///
 /// Elements are compared without case. An element that is not a plain token (for example `a b` or `x=1`) is not
 /// recognised as anything; it is not an error here because Connection may carry options we do not know.
+///
+/// Each element's bytes are packed into one integer as they stream past, so an element split between two reads
+/// needs no buffer, and recognising it when it ends is a length check and one comparison (``ListOption``).
 struct OptionList: Sendable {
     private var candidates: UInt16
-    private var element: KeywordMatcher
-    private var elementStarted = false
+    /// The current element's bytes, each with bit 5 set, the first byte in the highest place. Only the last 16 bytes
+    /// stay; that is enough, since no option is longer and ``elementLength`` tells longer elements apart.
+    private var element: UInt128 = 0
+    /// Bytes of the current element so far; 0 while only OWS was seen.
+    private var elementLength = 0
     private var elementEnded = false
     private var elementInvalid = false
     /// Options seen as whole elements, one ``ListOption/bit`` each.
@@ -55,36 +98,75 @@ struct OptionList: Sendable {
     /// Starts a value in which only the options in `candidates` are of interest.
     init(candidates: UInt16) {
         self.candidates = candidates
-        element = KeywordMatcher(candidates: candidates)
     }
 
     /// Feeds the next byte of the value (leading OWS already skipped by the parser).
+    @inline(__always)
     mutating func feed(_ byte: UInt8) {
+        if ByteClass.isTokenChar(byte) && !elementEnded {
+            element = element &<< 8 | UInt128(byte | 0x20)
+            elementLength &+= 1
+            return
+        }
         if byte == ByteClass.comma {
             finish()
             sawComma = true
             return
         }
         if ByteClass.isWhitespace(byte) {
-            if elementStarted {
+            if elementLength > 0 {
                 elementEnded = true
             }
             return
         }
-        if elementEnded || !ByteClass.isTokenChar(byte) {
-            elementInvalid = true
+        // A byte that is not tchar, or anything after OWS inside the element.
+        elementInvalid = true
+        elementLength &+= 1
+    }
+
+    /// Reads the value's bytes from `start` up to the first byte that is not field content (CR ends the line) or
+    /// `end`, and returns that offset; `valueEnd` moves past each byte that is not OWS.
+    mutating func read(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, valueEnd: inout Int) -> Int {
+        var i = start
+        while i < end {
+            // A run of token bytes, the common case, in a tight loop with the element in registers; every other
+            // byte (comma, OWS, a byte that spoils the element) through `feed`.
+            if !elementEnded {
+                var element = self.element
+                let run = i
+                while i < end && ByteClass.isTokenChar(bytes[i]) {
+                    element = element &<< 8 | UInt128(bytes[i] | 0x20)
+                    i &+= 1
+                }
+                if i != run {
+                    self.element = element
+                    elementLength &+= i &- run
+                    valueEnd = i
+                    continue
+                }
+            }
+            let byte = bytes[i]
+            guard ByteClass.isFieldContent(byte) else {
+                break
+            }
+            i &+= 1
+            if !ByteClass.isWhitespace(byte) {
+                valueEnd = i
+            }
+            feed(byte)
         }
-        elementStarted = true
-        element.feed(byte, in: .options)
+        return i
     }
 
     /// Ends the current element; called at each comma and once at the end of the field line.
     mutating func finish() {
-        if !elementInvalid, let index = element.match(in: .options) {
-            found |= 1 << UInt16(index)
+        if !elementInvalid, let option = ListOption(packed: element, count: elementLength),
+            candidates & option.bit != 0
+        {
+            found |= option.bit
         }
-        element = KeywordMatcher(candidates: candidates)
-        elementStarted = false
+        element = 0
+        elementLength = 0
         elementEnded = false
         elementInvalid = false
     }

@@ -115,6 +115,28 @@ struct VersionScanner: Sendable {
     /// HTTP/1.0 or HTTP/1.1.
     var isSupported: Bool { version == .http1_0 || version == .http1_1 }
 
+    /// Starts before the first byte of a version.
+    init() {}
+
+    /// The state after feeding all eight bytes of `version`.
+    init(complete version: HTTPVersion) {
+        count = 8
+        self.version = version
+    }
+
+    /// The supported version whose eight bytes are at `bytes`, or nil; a fast path for the common case, which then
+    /// skips ``feed(_:)`` for those bytes. `bytes` must have eight bytes readable.
+    @inline(__always)
+    static func supportedVersion(at bytes: UnsafeRawPointer) -> HTTPVersion? {
+        if Keyword.equals(bytes, "HTTP/1.1", ignoringCase: false) {
+            return .http1_1
+        }
+        if Keyword.equals(bytes, "HTTP/1.0", ignoringCase: false) {
+            return .http1_0
+        }
+        return nil
+    }
+
     /// Feeds the next byte; false when it cannot continue a version (or the version is already complete).
     mutating func feed(_ byte: UInt8) -> Bool {
         switch count {

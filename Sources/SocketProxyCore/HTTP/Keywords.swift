@@ -1,73 +1,40 @@
-// The few methods, field names and list options the parsers recognise, matched byte by byte as they arrive.
-
-/// A family of keywords that a ``KeywordMatcher`` recognises.
-///
-/// Recognising a token while it is scanned means no byte is read twice and a token split across two reads needs no
-/// buffering: the matcher keeps a bit per keyword that still fits the bytes seen so far.
-enum KeywordSet: Sendable {
-    /// Request methods, case-sensitive (RFC 9110 §9.1); index = ``HTTPMethod`` raw value.
-    case methods
-    /// Field names, case-insensitive (RFC 9110 §5.1); index = ``FieldName`` raw value.
-    case fieldNames
-    /// Connection options, transfer codings and expectations, case-insensitive; index = ``ListOption`` raw value.
-    case options
-
-    /// The keyword at `index`; lower case for the case-insensitive sets.
-    func keyword(_ index: Int) -> StaticString {
-        switch self {
-        case .methods:
-            switch index {
-            case 0: "GET"
-            case 1: "HEAD"
-            case 2: "POST"
-            case 3: "PUT"
-            case 4: "DELETE"
-            case 5: "PATCH"
-            case 6: "OPTIONS"
-            case 7: "CONNECT"
-            default: "TRACE"
-            }
-        case .fieldNames:
-            switch index {
-            case 0: "host"
-            case 1: "content-length"
-            case 2: "transfer-encoding"
-            case 3: "connection"
-            case 4: "upgrade"
-            case 5: "expect"
-            case 6: "content-type"
-            default: "trailer"
-            }
-        case .options:
-            switch index {
-            case 0: "close"
-            case 1: "keep-alive"
-            case 2: "upgrade"
-            case 3: "chunked"
-            default: "100-continue"
-            }
-        }
-    }
-
-    /// One bit per keyword.
-    var all: UInt16 {
-        switch self {
-        case .methods: 0b1_1111_1111
-        case .fieldNames: 0b1111_1111
-        case .options: 0b1_1111
-        }
-    }
-
-    /// Methods are case-sensitive; the rest compare ASCII letters without case.
-    var isCaseSensitive: Bool {
-        if case .methods = self { return true }
-        return false
-    }
-}
+// The few methods, field names and list options the parsers recognise, each matched once its token has ended.
 
 /// The field names whose values decide framing, routing or connection handling.
 enum FieldName: Int, Sendable {
     case host, contentLength, transferEncoding, connection, upgrade, expect, contentType, trailer
+
+    /// The length of the longest name recognised, `transfer-encoding`.
+    static let longest = 17
+
+    /// Bit n is set when some recognised name has n bytes: 4, 6, 7, 10, 12, 14 and 17.
+    private static let lengths: UInt32 = 1 << 4 | 1 << 6 | 1 << 7 | 1 << 10 | 1 << 12 | 1 << 14 | 1 << 17
+
+    /// Whether a name of `length` bytes may be a recognised one; one test, before any byte is compared.
+    @inline(__always)
+    static func isCandidate(length: Int) -> Bool {
+        length <= longest && lengths & 1 << UInt32(truncatingIfNeeded: length) != 0
+    }
+
+    /// Recognises a whole field name of `count` bytes at `name`, without case (RFC 9110 §5.1); nil for any other
+    /// name. `name` must be a token, as the scanner has checked by the time the name ends.
+    ///
+    /// The length decides first, so most names are dismissed without reading a byte, and a name of a matching
+    /// length is compared a word at a time.
+    @inline(__always)
+    init?(_ name: UnsafeRawPointer, count: Int) {
+        switch count {
+        case 4 where Keyword.equals(name, "host", ignoringCase: true): self = .host
+        case 6 where Keyword.equals(name, "expect", ignoringCase: true): self = .expect
+        case 7 where Keyword.equals(name, "upgrade", ignoringCase: true): self = .upgrade
+        case 7 where Keyword.equals(name, "trailer", ignoringCase: true): self = .trailer
+        case 10 where Keyword.equals(name, "connection", ignoringCase: true): self = .connection
+        case 12 where Keyword.equals(name, "content-type", ignoringCase: true): self = .contentType
+        case 14 where Keyword.equals(name, "content-length", ignoringCase: true): self = .contentLength
+        case 17 where Keyword.equals(name, "transfer-encoding", ignoringCase: true): self = .transferEncoding
+        default: return nil
+        }
+    }
 }
 
 /// Options recognised inside comma-separated field values.
@@ -76,52 +43,83 @@ enum ListOption: Int, Sendable {
 
     /// This option's bit in ``OptionList/found``.
     var bit: UInt16 { 1 << UInt16(rawValue) }
+
+    /// Recognises an element of `count` bytes from ``OptionList``'s packing of it: each byte with bit 5 set (which
+    /// lower-cases a letter), the first byte in the highest place. The constants are the options' ASCII bytes.
+    @inline(__always)
+    init?(packed: UInt128, count: Int) {
+        switch count {
+        case 5 where packed == 0x63_6C_6F_73_65: self = .close  // "close"
+        case 7 where packed == 0x75_70_67_72_61_64_65: self = .upgrade  // "upgrade"
+        case 7 where packed == 0x63_68_75_6E_6B_65_64: self = .chunked  // "chunked"
+        case 10 where packed == 0x6B_65_65_70_2D_61_6C_69_76_65: self = .keepAlive  // "keep-alive"
+        case 12 where packed == 0x31_30_30_2D_63_6F_6E_74_69_6E_75_65: self = .continue100  // "100-continue"
+        default: return nil
+        }
+    }
 }
 
-/// Matches one token against a ``KeywordSet`` as its bytes arrive.
-struct KeywordMatcher: Sendable {
-    /// Keywords that still agree with every byte fed so far, one bit each.
-    private(set) var alive: UInt16
-    /// Bytes fed so far, while any keyword was still alive.
-    private(set) var length = 0
-
-    /// Starts a token that may be any keyword whose bit is in `candidates`.
-    init(candidates: UInt16) {
-        alive = candidates
+extension HTTPMethod {
+    /// Recognises a whole method token of `count` bytes at `token`; methods are case-sensitive (RFC 9110 §9.1).
+    init(_ token: UnsafeRawPointer, count: Int) {
+        switch count {
+        case 3 where Keyword.equals(token, "GET", ignoringCase: false): self = .get
+        case 3 where Keyword.equals(token, "PUT", ignoringCase: false): self = .put
+        case 4 where Keyword.equals(token, "POST", ignoringCase: false): self = .post
+        case 4 where Keyword.equals(token, "HEAD", ignoringCase: false): self = .head
+        case 5 where Keyword.equals(token, "PATCH", ignoringCase: false): self = .patch
+        case 5 where Keyword.equals(token, "TRACE", ignoringCase: false): self = .trace
+        case 6 where Keyword.equals(token, "DELETE", ignoringCase: false): self = .delete
+        case 7 where Keyword.equals(token, "OPTIONS", ignoringCase: false): self = .options
+        case 7 where Keyword.equals(token, "CONNECT", ignoringCase: false): self = .connect
+        default: self = .other
+        }
     }
+}
 
-    /// Feeds the next byte of the token.
+/// Comparing a token that has ended with one keyword of the same length.
+enum Keyword {
+    /// Whether the `keyword.utf8CodeUnitCount` bytes at `bytes` equal `keyword`, which must be lower case when
+    /// `ignoringCase`.
+    ///
+    /// Without case, each byte gets bit 5 set before the comparison. That lower-cases an ASCII letter, and in a token
+    /// it makes no other byte equal to a lower-case letter, a digit or "-": only bytes below 0x20 would, and none of
+    /// them is a tchar. So the comparison is exact for tokens against keywords made of those characters.
     @inline(__always)
-    mutating func feed(_ byte: UInt8, in set: KeywordSet) {
-        // Most tokens match no keyword after a byte or two; then there is nothing left to compare.
-        guard alive != 0 else {
-            return
-        }
-        let folded = set.isCaseSensitive ? byte : ByteClass.lowercased(byte)
-        var remaining = alive
-        while remaining != 0 {
-            let index = remaining.trailingZeroBitCount
-            remaining &= remaining &- 1
-            let fits = set.keyword(index).withUTF8Buffer { word in
-                length < word.count && word[length] == folded
+    static func equals(_ bytes: UnsafeRawPointer, _ keyword: StaticString, ignoringCase: Bool) -> Bool {
+        let count = keyword.utf8CodeUnitCount
+        let word = UnsafeRawPointer(keyword.utf8Start)
+        // Two loads cover any length from one to two words; they overlap when the length is not a whole number of
+        // words. SAFETY: every load below lies within the first `count` bytes of both buffers.
+        switch count {
+        case 8...:
+            let fold: UInt64 = ignoringCase ? 0x2020_2020_2020_2020 : 0
+            var offset = 0
+            while offset + 8 < count {
+                guard load(bytes, offset, as: UInt64.self) | fold == load(word, offset, as: UInt64.self) else {
+                    return false
+                }
+                offset += 8
             }
-            if !fits {
-                alive &= ~(1 << UInt16(index))
-            }
+            return load(bytes, count - 8, as: UInt64.self) | fold == load(word, count - 8, as: UInt64.self)
+        case 4...7:
+            let fold: UInt32 = ignoringCase ? 0x2020_2020 : 0
+            return load(bytes, 0, as: UInt32.self) | fold == load(word, 0, as: UInt32.self)
+                && load(bytes, count - 4, as: UInt32.self) | fold == load(word, count - 4, as: UInt32.self)
+        case 2...3:
+            let fold: UInt16 = ignoringCase ? 0x2020 : 0
+            return load(bytes, 0, as: UInt16.self) | fold == load(word, 0, as: UInt16.self)
+                && load(bytes, count - 2, as: UInt16.self) | fold == load(word, count - 2, as: UInt16.self)
+        case 1:
+            let fold: UInt8 = ignoringCase ? 0x20 : 0
+            return load(bytes, 0, as: UInt8.self) | fold == load(word, 0, as: UInt8.self)
+        default:
+            return true
         }
-        length &+= 1
     }
 
-    /// The index of the keyword equal to the whole token, if any.
-    func match(in set: KeywordSet) -> Int? {
-        var remaining = alive
-        while remaining != 0 {
-            let index = remaining.trailingZeroBitCount
-            remaining &= remaining &- 1
-            if set.keyword(index).utf8CodeUnitCount == length {
-                return index
-            }
-        }
-        return nil
+    @inline(__always)
+    private static func load<Word: FixedWidthInteger>(_ base: UnsafeRawPointer, _ offset: Int, as: Word.Type) -> Word {
+        base.loadUnaligned(fromByteOffset: offset, as: Word.self)
     }
 }

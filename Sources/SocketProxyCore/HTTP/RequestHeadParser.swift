@@ -6,7 +6,11 @@
 ///     HTTP-message = start-line CRLF *( field-line CRLF ) CRLF [ message-body ]
 ///
 /// Each byte is examined once: the parser keeps its position and state between calls, and the caller guarantees
-/// that the bytes already seen are unchanged when it calls again with more appended. It stores no pointers and
+/// that the bytes already seen are unchanged when it calls again with more appended. Runs of ordinary bytes go
+/// through table-driven loops that stop only at a byte needing attention. A token is recognised when it ends, by
+/// its length and then a comparison a word at a time (the method from the start of the buffer, a field name of a
+/// recognised length when its colon arrives); trailing OWS is stepped back over; the common end of the request line
+/// is checked in one go, falling back to the byte-at-a-time machine for anything else. It stores no pointers and
 /// allocates nothing; the result is offsets into the buffer. Errors are sticky until ``reset()``.
 public struct RequestHeadParser: Sendable {
     private enum State: UInt8 {
@@ -18,7 +22,6 @@ public struct RequestHeadParser: Sendable {
     /// The next byte to examine.
     private var position = 0
     private var failure = HTTPParseError.invalidRequestLine
-    private var method = KeywordMatcher(candidates: KeywordSet.methods.all)
     private var methodEnd = 0
     private var targetStart = 0
     private var targetEnd = 0
@@ -60,15 +63,40 @@ public struct RequestHeadParser: Sendable {
                     return .complete(head!)
                 }
                 continue
-            case .target:
-                // The one long part of the request line: a tight loop, bounded so the limit check below still
-                // sees the first byte past maxRequestLineBytes.
+            case .method:
+                // Tight loops over the runs of the request line, bounded so the limit check in `step` still sees
+                // the first byte past maxRequestLineBytes. The single spaces between the runs are taken here;
+                // `step` takes every other byte that ends a run.
                 let lineEnd = min(end, limits.maxRequestLineBytes)
-                // SAFETY: index < lineEnd <= bytes.count.
-                while index < lineEnd && ByteClass.isTargetChar(bytes[index]) {
-                    index += 1
-                }
+                index = ByteClass.tokenRunEnd(bytes, from: index, to: lineEnd)
                 if index == end {
+                    continue
+                }
+                if index > 0 && index &+ 1 < lineEnd && bytes[index] == ByteClass.space
+                    && ByteClass.isTargetChar(bytes[index &+ 1])
+                {
+                    methodEnd = index
+                    targetStart = index &+ 1
+                    state = .target
+                    index &+= 2
+                    continue
+                }
+            case .target:
+                let lineEnd = min(end, limits.maxRequestLineBytes)
+                index = ByteClass.targetRunEnd(bytes, from: index, to: lineEnd)
+                if index == end {
+                    continue
+                }
+                if index < lineEnd && bytes[index] == ByteClass.space {
+                    targetEnd = index
+                    state = .version
+                    index &+= 1
+                    continue
+                }
+            case .version where version.count == 0 && end - index >= 10:
+                if endRequestLine(bytes, at: index) {
+                    index += 10
+                    state = .fields
                     continue
                 }
             default:
@@ -136,7 +164,7 @@ public struct RequestHeadParser: Sendable {
                     return .multipleHost
                 }
             case .sectionComplete:
-                return finish(headEnd: index)
+                return finish(bytes, headEnd: index)
             case .failed(let error):
                 return error
             }
@@ -144,12 +172,27 @@ public struct RequestHeadParser: Sendable {
         return nil
     }
 
+    /// Whether the 10 bytes at `index` are the common end of a request line, `HTTP/1.1` or `HTTP/1.0` then CRLF,
+    /// within the line limit; if so the version is taken in. False changes nothing: ``step(_:at:)`` then takes the
+    /// bytes one at a time and finds the exact error.
+    private mutating func endRequestLine(_ bytes: UnsafeRawBufferPointer, at index: Int) -> Bool {
+        // The limit applies to the version's bytes, not to the CR after them (see `step`).
+        guard index + 8 <= limits.maxRequestLineBytes,
+            // SAFETY: the caller checked that 10 bytes from index are in the buffer.
+            let supported = VersionScanner.supportedVersion(at: bytes.baseAddress! + index),
+            bytes[index + 8] == ByteClass.cr, bytes[index + 9] == ByteClass.lf
+        else {
+            return false
+        }
+        version = VersionScanner(complete: supported)
+        return true
+    }
+
     /// The request line, one byte (neither LF nor past the line limit).
     private mutating func requestLineStep(_ byte: UInt8, at index: Int) -> HTTPParseError? {
         switch state {
         case .method:
             if ByteClass.isTokenChar(byte) {
-                method.feed(byte, in: .methods)
                 return nil
             }
             if byte == ByteClass.space && index > 0 {
@@ -205,7 +248,7 @@ public struct RequestHeadParser: Sendable {
         }
     }
 
-    private mutating func finish(headEnd: Int) -> HTTPParseError? {
+    private mutating func finish(_ bytes: UnsafeRawBufferPointer, headEnd: Int) -> HTTPParseError? {
         let version = version.version
         let framing: BodyFraming
         switch fields.framing(version: version) {
@@ -219,7 +262,8 @@ public struct RequestHeadParser: Sendable {
             return .missingHost
         }
         head = RequestHead(
-            method: method.match(in: .methods).flatMap { HTTPMethod(rawValue: UInt8($0)) } ?? .other,
+            // SAFETY: the method, 0..<methodEnd, is at the start of the bytes, which hold the whole head.
+            method: HTTPMethod(bytes.baseAddress!, count: methodEnd),
             methodBytes: 0..<methodEnd,
             target: targetStart..<targetEnd,
             version: version,

@@ -65,13 +65,21 @@ public struct ResponseHeadParser: Sendable {
                     return .complete(head!)
                 }
                 continue
-            case .reason:
-                // A tight loop over the reason phrase; it stops at CR, which is not field content.
-                // SAFETY: index < end <= bytes.count.
-                while index < end && ByteClass.isFieldContent(bytes[index]) {
-                    index += 1
+            case .version where index == 0 && end >= 13:
+                if startStatusLine(bytes) {
+                    index = 13
+                    continue
                 }
+            case .reason:
+                // A tight loop over the reason phrase; it stops at CR, which is not field content. The CRLF that
+                // ends the line is taken here when both bytes are at hand, else one at a time by `step`.
+                index = ByteClass.fieldContentRunEnd(bytes, from: index, to: end)
                 if index == end {
+                    continue
+                }
+                if index &+ 1 < end && bytes[index] == ByteClass.cr && bytes[index &+ 1] == ByteClass.lf {
+                    state = .fields
+                    index &+= 2
                     continue
                 }
             default:
@@ -99,6 +107,33 @@ public struct ResponseHeadParser: Sendable {
         failure = error
         state = .failed
         return .failed(error)
+    }
+
+    /// The common start of a status line, `HTTP/1.x NNN ` with a valid code, read in one go from the first 13
+    /// bytes, leaving the parser at the reason phrase. False changes nothing, and ``step(_:)`` then takes those
+    /// bytes one at a time and finds the exact error (or a start without a reason phrase).
+    private mutating func startStatusLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // SAFETY: the caller checked bytes.count >= 13.
+        guard let supported = VersionScanner.supportedVersion(at: bytes.baseAddress!), bytes[8] == ByteClass.space,
+            bytes[12] == ByteClass.space
+        else {
+            return false
+        }
+        var code = 0
+        for offset in 9..<12 {
+            guard let digit = ByteClass.digitValue(bytes[offset]) else {
+                return false
+            }
+            code = code * 10 + Int(digit)
+        }
+        guard (100...599).contains(code) else {
+            return false
+        }
+        version = VersionScanner(complete: supported)
+        status = code
+        statusDigits = 3
+        state = .reason
+        return true
     }
 
     private mutating func step(_ byte: UInt8) -> HTTPParseError? {

@@ -6,7 +6,8 @@ import Glibc
 /// Accepts connections from one listening socket into one loop. Several loops may share the socket; the kernel
 /// wakes one of them per connection (EPOLLEXCLUSIVE).
 final class Listener: EventHandler, TimerHandler {
-    unowned let context: LoopContext
+    /// SAFETY: the loop's context owns its listeners and outlives them.
+    unowned(unsafe) let context: LoopContext
     let fd: FileDescriptor
     let name: String
     let isUnix: Bool

@@ -155,6 +155,13 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
         return end
     }
 
+    /// Whether the first segment is a literal: then only paths with that first segment can match. False for `/`
+    /// and for templates that start with a variable.
+    var startsWithLiteral: Bool {
+        guard case .literal? = segments.first else { return false }
+        return true
+    }
+
     /// The section the first segment names, when it is a literal.
     public var section: Section? {
         guard case .literal(let bytes)? = segments.first else { return nil }

@@ -6,12 +6,34 @@ public struct Profile: Sendable {
     /// The profile's name, for audit and messages.
     public var name: String
     /// The rules, in the order they are tried.
-    public var rules: [Rule]
+    public var rules: [Rule] {
+        didSet { candidates = Self.candidates(for: rules) }
+    }
+    /// For each section (and, last, for paths outside every section), the indices of the rules that can match its
+    /// paths, in order: a request is tried only against those. Rules whose first segment is a variable are in
+    /// every list.
+    private var candidates: [[Int]]
 
     /// Creates a profile.
     public init(name: String, rules: [Rule]) {
         self.name = name
         self.rules = rules
+        candidates = Self.candidates(for: rules)
+    }
+
+    private static func candidates(for rules: [Rule]) -> [[Int]] {
+        let others = Section.allCases.count
+        var lists = [[Int]](repeating: [], count: others + 1)
+        for (index, rule) in rules.enumerated() {
+            if let section = rule.path.section {
+                lists[section.ordinal].append(index)
+            } else if rule.path.startsWithLiteral {
+                lists[others].append(index)
+            } else {
+                for bucket in lists.indices { lists[bucket].append(index) }
+            }
+        }
+        return lists
     }
 
     /// First matching rule (method and path) wins; none -> default deny. No allocation.
@@ -28,7 +50,8 @@ public struct Profile: Sendable {
     /// `query` is the raw query after "?" (``RequestTarget/query`` of the original target), empty when there is none.
     public func decide(method: HTTPMethod, path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer) -> Decision {
         let section = Section(firstSegmentOf: path)
-        for index in rules.indices where rules[index].matches(method: method, path: path, query: query) {
+        let bucket = section?.ordinal ?? Section.allCases.count
+        for index in candidates[bucket] where rules[index].matches(method: method, path: path, query: query) {
             return Decision(allowed: rules[index].action == .allow, ruleIndex: index, section: section)
         }
         return Decision(allowed: false, ruleIndex: nil, section: section)

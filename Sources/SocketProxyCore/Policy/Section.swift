@@ -39,3 +39,34 @@ public enum Section: String, CaseIterable, Sendable {
     /// Every section with its segment as bytes, built once so that matching a request allocates nothing.
     private static let namesAsBytes: [(Section, [UInt8])] = allCases.map { ($0, Array($0.rawValue.utf8)) }
 }
+
+extension Section {
+    /// The position in ``allCases``, without searching.
+    var ordinal: Int {
+        switch self {
+        case .auth: return 0
+        case .build: return 1
+        case .commit: return 2
+        case .configs: return 3
+        case .containers: return 4
+        case .distribution: return 5
+        case .events: return 6
+        case .exec: return 7
+        case .grpc: return 8
+        case .images: return 9
+        case .info: return 10
+        case .networks: return 11
+        case .nodes: return 12
+        case .ping: return 13
+        case .plugins: return 14
+        case .secrets: return 15
+        case .services: return 16
+        case .session: return 17
+        case .swarm: return 18
+        case .system: return 19
+        case .tasks: return 20
+        case .version: return 21
+        case .volumes: return 22
+        }
+    }
+}

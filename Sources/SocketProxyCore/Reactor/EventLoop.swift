@@ -36,8 +36,8 @@ public final class EventLoop: @unchecked Sendable {
 
     private let epoll: FileDescriptor
     private let wakeFD: FileDescriptor
-    private var slots: [Slot] = []
-    private var timers = TimerQueue()
+    @exclusivity(unchecked) private var slots: [Slot] = []
+    @exclusivity(unchecked) private var timers = TimerQueue()
     /// INVARIANT: `events` holds `eventCapacity` elements for the loop's whole life.
     private let events: UnsafeMutablePointer<CSocketProxyLinux_epoll_event>
     private let eventCapacity: Int
@@ -48,7 +48,7 @@ public final class EventLoop: @unchecked Sendable {
     private static let wakeToken = UInt64.max
 
     /// Monotonic nanoseconds, read once per loop iteration.
-    public private(set) var now: UInt64
+    @exclusivity(unchecked) public private(set) var now: UInt64
 
     /// Creates a loop; `maxEvents` bounds how many events one `epoll_wait` returns (at most 1024).
     public init(maxEvents: Int = 256) throws(SystemError) {

@@ -9,11 +9,12 @@ public protocol TimerHandler: AnyObject {
 /// A deadline that can be scheduled, moved and cancelled on one event loop. Create one per owner and reuse it.
 public final class LoopTimer {
     /// Monotonic nanoseconds at which the timer fires.
-    public internal(set) var deadline: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var deadline: UInt64 = 0
     /// INVARIANT: the position in the owning queue's heap, or -1 while not scheduled.
-    var heapIndex: Int = -1
-    /// The owner; unowned because the owner holds the timer and cancels it before it goes away.
-    unowned let handler: TimerHandler
+    @exclusivity(unchecked) var heapIndex: Int = -1
+    /// The owner. SAFETY: the owner holds the timer and cancels it before it goes away, so the reference stays
+    /// valid while the timer is scheduled; unowned(unsafe) spares a reference count per firing.
+    unowned(unsafe) let handler: TimerHandler
 
     /// Creates an unscheduled timer for `handler`.
     public init(handler: TimerHandler) {

@@ -51,7 +51,7 @@ struct ByteBuffer {
 /// Fixed-size blocks for connection buffers, reused so an idle connection holds none and a busy one allocates none.
 final class BufferPool {
     let blockSize: Int
-    private var free: [UnsafeMutableRawBufferPointer] = []
+    @exclusivity(unchecked) private var free: [UnsafeMutableRawBufferPointer] = []
     private let keep: Int
 
     init(blockSize: Int, keep: Int = 256) {

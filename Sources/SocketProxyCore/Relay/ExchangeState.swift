@@ -3,16 +3,16 @@
 /// What a connection needs only while it has a request under way or bytes to parse. Connections borrow one from
 /// their loop's pool and give it back when they go idle, so thousands of idle keep-alive connections cost little.
 final class ExchangeState {
-    var requestParser: RequestHeadParser
-    var responseParser: ResponseHeadParser
-    var requestChunks: ChunkedDecoder
-    var responseChunks: ChunkedDecoder
-    var requestAfterForward = Connection.RequestPhase.sent
-    var responseAfterForward = Connection.ResponsePhase.done
-    var exchange: Connection.Exchange?
-    var collection: Connection.Collection?
+    @exclusivity(unchecked) var requestParser: RequestHeadParser
+    @exclusivity(unchecked) var responseParser: ResponseHeadParser
+    @exclusivity(unchecked) var requestChunks: ChunkedDecoder
+    @exclusivity(unchecked) var responseChunks: ChunkedDecoder
+    @exclusivity(unchecked) var requestAfterForward = Connection.RequestPhase.sent
+    @exclusivity(unchecked) var responseAfterForward = Connection.ResponsePhase.done
+    @exclusivity(unchecked) var exchange: Connection.Exchange?
+    @exclusivity(unchecked) var collection: Connection.Collection?
     /// Our own answer being sent.
-    var local: [UInt8] = []
+    @exclusivity(unchecked) var local: [UInt8] = []
     /// The request's method, path, query and API version, copied for the audit record (truncated to fit).
     /// INVARIANT: `auditText` holds `auditTextCapacity` bytes for the state's life.
     let auditText: UnsafeMutableRawBufferPointer
@@ -46,7 +46,7 @@ final class ExchangeState {
 
 /// A per-loop free list of exchange states.
 final class ExchangeStatePool {
-    private var free: [ExchangeState] = []
+    @exclusivity(unchecked) private var free: [ExchangeState] = []
     private let limits: HTTPLimits
     private let keep: Int
 

@@ -7,7 +7,7 @@ final class LoopContext: TimerHandler {
     let pipes: PipePool
     let states: ExchangeStatePool
     /// Idle daemon connections for new clients.
-    private(set) var upstreams: UpstreamPool!
+    @exclusivity(unchecked) private(set) var upstreams: UpstreamPool!
     let audit: AuditSink
     let statistics: ProxyStatistics
     let upstream: SocketAddress
@@ -18,17 +18,17 @@ final class LoopContext: TimerHandler {
     let streamIdleTimeout: UInt64
     let maxConnections: Int
     /// The policy new requests are decided by; replaced on reload.
-    var policy: PolicySnapshot
+    @exclusivity(unchecked) var policy: PolicySnapshot
     /// INVARIANT: at least as large as the longest request line, so any target decodes into it.
     let scratch: UnsafeMutableRawBufferPointer
     /// Open connections, for shutdown; each knows its index.
-    private(set) var connections: [Connection] = []
+    @exclusivity(unchecked) private(set) var connections: [Connection] = []
     /// Set once shutdown begins: finished exchanges close their connections.
-    var draining = false
+    @exclusivity(unchecked) var draining = false
     /// This loop's listeners.
-    var listeners: [Listener] = []
-    private var shutdownTimer: LoopTimer!
-    private var shutdownDeadline: UInt64 = 0
+    @exclusivity(unchecked) var listeners: [Listener] = []
+    @exclusivity(unchecked) private var shutdownTimer: LoopTimer!
+    @exclusivity(unchecked) private var shutdownDeadline: UInt64 = 0
 
     init(loop: EventLoop, configuration: ProxyConfiguration, audit: AuditSink, statistics: ProxyStatistics) {
         self.loop = loop

@@ -11,7 +11,7 @@ struct SplicePipe {
 
 /// Per-loop pool of pipes, so that an idle connection holds no pipe descriptors.
 final class PipePool {
-    private var free: [SplicePipe] = []
+    @exclusivity(unchecked) private var free: [SplicePipe] = []
     private let keep: Int
     private let size: Int
 

@@ -71,7 +71,7 @@ public final class ProxyServer: Sendable {
                         OpenListener(
                             fd: fd, name: listener.displayName, address: bound, ownsFile: ownsFile,
                             configuration: listener))
-                case .inherited(let fd, let name):
+                case .inherited(let fd, _):
                     opened.append(
                         OpenListener(
                             fd: fd, name: listener.displayName, address: Socket.localAddress(fd), ownsFile: nil,

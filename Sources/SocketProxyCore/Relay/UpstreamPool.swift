@@ -12,7 +12,7 @@ final class UpstreamPool: EventHandler {
     }
 
     private unowned let loop: EventLoop
-    private var entries: [Entry] = []
+    @exclusivity(unchecked) private var entries: [Entry] = []
     private let capacity: Int
     private let maximumAge: UInt64
 

@@ -65,7 +65,7 @@ final class ConfiguredProxy: @unchecked Sendable {
     /// The process is stopped when the test ends.
     static func start(
         _ test: IntegrationContext, tcpPorts: Int, unixPaths: [String] = [], environment: [String: String] = [:],
-        readiness: Duration = .seconds(10), arguments: ([Int]) throws -> [String]
+        readiness: Duration = .seconds(30), arguments: ([Int]) throws -> [String]
     ) async throws -> ConfiguredProxy {
         let binary = try ProxyProcess.binaryPath()
         var lastError = HarnessError("socket-proxy did not start")

@@ -82,12 +82,12 @@ final class IntegrationContext: @unchecked Sendable {
     }
 
     /// Starts a proxy with this policy environment; it is stopped at the end. `socketPath` replaces the daemon's
-    /// socket (e.g. with a missing one).
-    func startProxy(_ policy: [String: String], arguments: [String] = [], socketPath: String? = nil) async throws
-        -> ProxyProcess
-    {
+    /// socket (e.g. with a missing one); `launcher` execs the proxy (see ``ProxyProcess/start``).
+    func startProxy(
+        _ policy: [String: String], arguments: [String] = [], socketPath: String? = nil, launcher: [String] = []
+    ) async throws -> ProxyProcess {
         let proxy = try await ProxyProcess.start(
-            policy: policy, socketPath: socketPath ?? daemon.socketPath, arguments: arguments)
+            policy: policy, socketPath: socketPath ?? daemon.socketPath, arguments: arguments, launcher: launcher)
         proxies.append(proxy)
         return proxy
     }

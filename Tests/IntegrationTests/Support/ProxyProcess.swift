@@ -99,9 +99,12 @@ final class ProxyProcess: @unchecked Sendable {
     /// Starts the proxy with exactly `policy` as its policy environment (nothing else from the test process
     /// leaks in but PATH and HOME), listening on a free loopback port and forwarding to `socketPath`, and waits
     /// until it accepts connections.
+    ///
+    /// - Parameter launcher: a command that execs the proxy in the same process (so the process id stays the
+    ///   proxy's), e.g. `["prlimit", "--nofile=64:64", "--"]` or `["nsenter", "--target", PID, "--mount", "--"]`.
     static func start(
         policy: [String: String], socketPath: String, arguments extra: [String] = [],
-        readiness: Duration = .seconds(10)
+        readiness: Duration = .seconds(30), launcher: [String] = []
     ) async throws -> ProxyProcess {
         let binary = try binaryPath()
         var lastError: HarnessError?
@@ -114,8 +117,9 @@ final class ProxyProcess: @unchecked Sendable {
             var environment = ["PATH": inherited["PATH"] ?? "/usr/bin:/bin", "HOME": inherited["HOME"] ?? "/root"]
             environment.merge(policy) { _, new in new }
             let arguments = ["--listen", "127.0.0.1:\(port)", "--socket-path", socketPath] + extra
+            let command = launcher + [binary] + arguments
             let child = try ChildProcess.start(
-                binary, arguments, environment: environment, output: logURL, mergeErrors: true)
+                command[0], Array(command.dropFirst()), environment: environment, output: logURL, mergeErrors: true)
             let proxy = ProxyProcess(port: port, policy: policy, child: child, logURL: logURL)
             let clock = ContinuousClock()
             let deadline = clock.now + readiness
@@ -139,7 +143,7 @@ final class ProxyProcess: @unchecked Sendable {
                 ? "did not accept connections within \(readiness)"
                 : "exited with status \(exitCode ?? -1) before accepting connections"
             lastError = HarnessError(
-                "socket-proxy \(what) (\(binary) \(arguments.joined(separator: " ")), policy "
+                "socket-proxy \(what) (\(command.joined(separator: " "))), policy "
                     + "\(policy.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))), "
                     + "its output:\n\(tail(proxy.log))")
             if ranOut { break }

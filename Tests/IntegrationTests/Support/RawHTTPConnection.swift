@@ -149,6 +149,54 @@ final class RawHTTPConnection: @unchecked Sendable {
         shutdown(fd, Int32(SHUT_WR))
     }
 
+    /// Closes the connection with a reset instead of a FIN (SO_LINGER with a zero timeout), the way a client that
+    /// is killed mid-transfer leaves: the peer's next read or write fails with ECONNRESET or EPIPE.
+    func reset() {
+        guard fd >= 0 else { return }
+        var option = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        Glibc.close(fd)
+        fd = -1
+    }
+
+    /// Reads raw bytes, without parsing them, until at least `count` have arrived in all (counting those already
+    /// buffered), the peer closes, or `timeout` passes. Keeps the first `keep` bytes of the connection in the
+    /// buffer (for the response head) and drops the rest, so that large bodies cost no memory. Returns the total
+    /// received so far.
+    @discardableResult
+    func receiveRaw(atLeast count: Int, keep: Int = 65536, timeout: Duration = .seconds(30)) async throws -> Int {
+        let deadline = ContinuousClock().now + timeout
+        var chunk = [UInt8](repeating: 0, count: 1 << 18)
+        while bytesReceived < count && !peerClosed {
+            let received = chunk.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress, raw.count, 0) }
+            if received > 0 {
+                bytesReceived += received
+                if buffer.count < keep { buffer.append(contentsOf: chunk[0..<min(received, keep - buffer.count)]) }
+                continue
+            }
+            if received == 0 {
+                peerClosed = true
+                break
+            }
+            switch errno {
+            case EAGAIN, EWOULDBLOCK, EINTR:
+                guard ContinuousClock().now < deadline else { return bytesReceived }
+                try await Task.sleep(for: .milliseconds(2))
+            case ECONNRESET:
+                peerClosed = true
+            default:
+                throw HarnessError("recv: \(String(cString: strerror(errno)))")
+            }
+        }
+        return bytesReceived
+    }
+
+    /// The first bytes received and kept by ``receiveRaw(atLeast:keep:timeout:)``, as text.
+    var receivedPrefix: String { String(decoding: buffer, as: UTF8.self) }
+
+    /// Whether the peer has closed the connection (end of file or reset), as far as reads so far have seen.
+    var closedByPeer: Bool { peerClosed }
+
     /// Closes the connection.
     func close() {
         if fd >= 0 {

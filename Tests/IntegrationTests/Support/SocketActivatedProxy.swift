@@ -61,7 +61,7 @@ final class SocketActivatedProxy: @unchecked Sendable {
                 try ChildProcess.start("systemd-socket-activate", arguments, output: logURL, mergeErrors: true))
             let proxy = SocketActivatedProxy(port: port, notify: notify, child: child, logURL: logURL)
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(10)
+            let deadline = clock.now + .seconds(30)
             while clock.now < deadline && child.isRunning && !proxy.log.contains("Listening on") {
                 try await Task.sleep(for: .milliseconds(20))
             }
