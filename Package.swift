@@ -38,6 +38,20 @@ let package = Package(
                 "SocketProxyCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["HotFunctions.order"],
+            linkerSettings: [
+                // Release builds place the functions that serve requests side by side (HotFunctions.order, made by
+                // scripts/generate-link-order.sh), so they fault in a few hundred KiB of code instead of about
+                // 2 MiB spread over the whole binary. lld comes with the Swift toolchain.
+                .unsafeFlags(
+                    [
+                        "-use-ld=lld",
+                        "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/socket-proxy/HotFunctions.order",
+                        "-Xlinker", "--no-warn-symbol-ordering",
+                    ],
+                    .when(platforms: [.linux], configuration: .release)
+                )
             ]
         ),
         // `swift package benchmark`: parser throughput, policy decisions, allocations per proxied request.

@@ -15,7 +15,7 @@ struct LargeTransferTests {
         try await IntegrationContext.run { test in
             let name = try await test.createContainer("large-cp", ["sleep", "300"])
             let proxy = try await test.startProxy(["CONTAINERS": "1", "POST": "1", "ALLOW_ARCHIVE": "1"])
-            let payload = try Self.writePatternFile(test.file("large.bin"), size: Self.size)
+            let payload = try TestFiles.writeStamped(test.file("large.bin"), transfer: 0, size: Self.size)
             let viaProxy = test.file("via-proxy")
             let viaSocket = test.file("via-socket")
             try FileManager.default.createDirectory(at: viaProxy, withIntermediateDirectories: true)
@@ -40,32 +40,5 @@ struct LargeTransferTests {
             #expect(fileSize(outOfSocket) == Self.size)
             #expect(try await sha256(of: outOfSocket) == expected, "the gibibyte copied in through the proxy differs")
         }
-    }
-
-    /// Writes `size` bytes fast: one random 4 MiB block repeated, each copy stamped with its index in its first
-    /// 8 bytes, so that a lost, repeated or reordered block changes the digest.
-    static func writePatternFile(_ url: URL, size: Int) throws -> URL {
-        let blockSize = 4 << 20
-        guard let random = FileHandle(forReadingAtPath: "/dev/urandom") else {
-            throw HarnessError("cannot open /dev/urandom")
-        }
-        var block = try random.read(upToCount: blockSize) ?? Data()
-        try random.close()
-        guard block.count == blockSize else { throw HarnessError("short read from /dev/urandom") }
-        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
-        let sink = try FileHandle(forWritingTo: url)
-        defer { try? sink.close() }
-        var written = 0
-        var index: UInt64 = 0
-        while written < size {
-            withUnsafeBytes(of: index.littleEndian) { stamp in
-                block.replaceSubrange(0..<8, with: stamp)
-            }
-            let count = min(blockSize, size - written)
-            try sink.write(contentsOf: count == blockSize ? block : block.prefix(count))
-            written += count
-            index += 1
-        }
-        return url
     }
 }

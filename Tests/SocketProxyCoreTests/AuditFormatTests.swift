@@ -33,6 +33,13 @@ struct AuditFormatTests {
         bytes.contains { $0 < 0x20 || $0 == 0x7F }
     }
 
+    @Test(arguments: [0, 7, 9, 10, 99, 100, 40312, 1_000_000_007, UInt64.max])
+    func decimalsAreWrittenAsSwiftPrintsThem(value: UInt64) {
+        var out = Array("x=".utf8)
+        AuditFormat.appendDecimal(value, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "x=\(value)")
+    }
+
     @Test func messageEscapesControlCharactersAndKeepsQuotesAndBackslashesReadable() throws {
         let message = AuditFormat.message(try Self.hostileEvent())
         #expect(!Self.hasControlBytes(Array(message.utf8)), "\(message.debugDescription)")

@@ -22,6 +22,28 @@ extension RelayTests {
             }
         }
 
+        @Test(arguments: [
+            (request: ["Connection: close"], response: [String]()),
+            (request: [String](), response: ["Connection: close"]),
+        ])
+        func aDaemonConnectionThatWasToldToCloseIsNeverPooled(request: [String], response: [String]) throws {
+            // The daemon closes such a connection after its answer; pooled, the next client could get it in the
+            // moment before the hangup shows and see its request reset. This fake daemon keeps it open, so a
+            // second connection proves the proxy did not reuse it.
+            try withRelay(script: { _ in .bytes(HTTPText.response(body: "OK", fields: response)) }) {
+                proxy, upstream in
+                for _ in 0..<2 {
+                    let client = try proxy.connect()
+                    try client.send(HTTPText.request("/_ping", fields: request))
+                    #expect(try client.readResponse().bodyText == "OK")
+                    client.close()
+                    _ = eventually { proxy.statistics.openConnections == 0 }
+                }
+                #expect(upstream.waitForRequests(2))
+                #expect(upstream.connectionCount == 2, "a connection told to close was handed to the next client")
+            }
+        }
+
         @Test func aDaemonConnectionWithAStreamUnderWayIsNeverHandedToAnotherClient() throws {
             let chunk = Array("10\r\n".utf8) + Array(repeating: UInt8(ascii: "e"), count: 16) + Array("\r\n".utf8)
             try withRelay(script: { request in

@@ -142,7 +142,7 @@ public enum AuditFormat {
         switch value {
         case .number(let number): appendDecimal(number, to: &out)
         case .word(let word): appendStatic(word, to: &out)
-        case .bytes(let bytes): out.append(contentsOf: bytes)
+        case .bytes(let bytes): out.appendBytes(bytes)
         case .text(let text): appendString(text, to: &out)
         case .host(let address): appendHost(address, to: &out)
         }
@@ -323,29 +323,32 @@ public enum AuditFormat {
     // MARK: Byte writers
 
     static func appendStatic(_ text: StaticString, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        out.appendBytes(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Appends a String's bytes without allocating (see ``withBytes(of:_:)``).
     static func appendString(_ text: String, to out: inout [UInt8]) {
-        withBytes(of: text) { out.append(contentsOf: $0) }
+        withBytes(of: text) { out.appendBytes($0) }
     }
 
     static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        guard value > 0 else {
-            out.append(UInt8(ascii: "0"))
+        if value < 10 {
+            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
             return
         }
+        // Digits are written from the end of a stack buffer backwards, then appended in one copy: one capacity
+        // check instead of one per digit.
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        var count = 0
-        var rest = value
         withUnsafeMutableBytes(of: &digits) { buffer in
+            var start = buffer.count
+            var rest = value
             while rest > 0 {
-                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                count += 1
+                let (quotient, remainder) = rest.quotientAndRemainder(dividingBy: 10)
+                start &-= 1
+                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remainder)
+                rest = quotient
             }
-            for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
+            out.appendBytes(UnsafeRawBufferPointer(rebasing: buffer[start...]))
         }
     }
 
@@ -418,7 +421,7 @@ public enum AuditFormat {
             let control = byte < 0x20 || byte == 0x7F
             let quote = byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
             guard control || (quote && escaping != .line) else { continue }
-            if runStart < index { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
+            if runStart < index { out.appendBytes(bytes[runStart..<index]) }
             runStart = index + 1
             if quote {
                 out.append(UInt8(ascii: "\\"))
@@ -438,7 +441,7 @@ public enum AuditFormat {
                 out.append(hex.utf8Start[Int(byte & 0xF)])
             }
         }
-        if runStart < bytes.count { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
+        if runStart < bytes.count { out.appendBytes(bytes[runStart...]) }
     }
 
     /// Appends bytes as the inside of a JSON string.
@@ -453,7 +456,7 @@ public enum AuditFormat {
             value.isEmpty
             || value.contains { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") || $0 == 0x7F }
         guard needsQuotes else {
-            out.append(contentsOf: value)
+            out.appendBytes(value)
             return
         }
         out.append(UInt8(ascii: "\""))

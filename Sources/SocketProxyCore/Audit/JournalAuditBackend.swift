@@ -27,10 +27,18 @@ public final class JournalAuditBackend: AuditBackend, @unchecked Sendable {
         return result == 0
     }
 
+    /// Whether the journal's socket file exists. sd_journal_sendv reports success when it does not ("fail silently
+    /// if the journal is not available"), so a record sent then is lost without a word unless this is asked.
+    static var socketExists: Bool { access(socketPath, F_OK) == 0 }
+
     private let identifier: String
     private var entries: [UInt8] = []
     private var bounds: [Range<Int>] = []
     private var vectors: [iovec] = []
+    /// Records sd_journal_sendv accepted since the last flush; lost if the socket file is gone.
+    private var sentSinceFlush = 0
+    /// Where notices go when the journal cannot take them.
+    private let fallback = StreamAuditBackend(fd: 2)
 
     /// Writes with `SYSLOG_IDENTIFIER=identifier`.
     public init(identifier: String = "socket-proxy") {
@@ -50,15 +58,27 @@ public final class JournalAuditBackend: AuditBackend, @unchecked Sendable {
             for range in bounds {
                 vectors.append(iovec(iov_base: raw.baseAddress! + range.lowerBound, iov_len: range.count))
             }
-            return sd_journal_sendv(vectors, Int32(vectors.count)) == 0
+            guard sd_journal_sendv(vectors, Int32(vectors.count)) == 0 else { return false }
+            sentSinceFlush += 1
+            return true
         }
     }
 
+    /// Checks once per batch that the journal's socket still exists: when it does not, the batch's records are
+    /// counted as dropped (if it vanished mid-batch, some that did arrive too: a count too high, never one lost).
+    public func flush() -> Int {
+        defer { sentSinceFlush = 0 }
+        return sentSinceFlush > 0 && !Self.socketExists ? sentSinceFlush : 0
+    }
+
+    /// Sends the notice to the journal, or to stderr when the journal cannot take it: the notices report dropped
+    /// records, and a count sent into a journal that is gone would be lost with them.
     public func notice(_ message: String, priority: AuditPriority) {
-        _ = Self.send([
+        let result = Self.send([
             "MESSAGE=\(AuditFormat.escapedLine(message))", "PRIORITY=\(priority.rawValue)",
             "SYSLOG_IDENTIFIER=\(identifier)",
         ])
+        if result != 0 || !Self.socketExists { fallback.notice(message, priority: priority) }
     }
 
     /// Sends `FIELD=value` entries as one journal record; returns sd_journal_sendv's result (0, or -errno).

@@ -1,5 +1,10 @@
 // A swift-log handler that writes to the systemd journal with structured metadata.
+import CSocketProxyLinux
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Writes log messages to the journal: `MESSAGE`, `PRIORITY`, `SYSLOG_IDENTIFIER`, `CODE_FILE`, `CODE_LINE`,
 /// `CODE_FUNC`, `LOGGER_LABEL`, and each metadata key as a field `SOCKET_PROXY_<KEY>` (upper case, other characters
@@ -38,7 +43,48 @@ public struct JournalLogHandler: LogHandler {
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             entries.append("\(AuditFormat.fieldPrefix)\(Self.fieldName(key))=\(value)")
         }
-        _ = JournalAuditBackend.send(entries)
+        guard Self.sendWithoutWaiting(entries) else {
+            // The journal is gone, frozen or full: say it on stderr rather than not at all.
+            var line = "\(Self.priority(event.level).name) \(label): \(event.message)"
+            for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+            line += "\n"
+            line.withUTF8 { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
+            return
+        }
+    }
+
+    /// The handlers' own datagram socket to the journal, non-blocking. sd_journal_sendv uses a blocking one: with
+    /// journald stopped (SIGSTOP, or wedged) and its queue full it waits for as long as that lasts, and the main
+    /// thread that logs "stopping" on SIGTERM would never get to stop the proxy.
+    private static let socketFD: Int32 = socket(
+        AF_UNIX, CSocketProxyLinux_SOCK_DGRAM | CSocketProxyLinux_SOCK_CLOEXEC | CSocketProxyLinux_SOCK_NONBLOCK, 0)
+
+    /// Sends `FIELD=value` entries as one journal record in the journal's native protocol (what sd_journal_sendv
+    /// sends for a record this small); false when the journal did not take it at once.
+    static func sendWithoutWaiting(_ entries: [String]) -> Bool {
+        guard socketFD >= 0 else { return false }
+        var datagram: [UInt8] = []
+        for entry in entries {
+            let bytes = Array(entry.utf8)
+            guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            if !bytes.contains(UInt8(ascii: "\n")) {
+                datagram += bytes
+            } else {
+                // A value with a newline: the name, a newline, the value's length (64 bits, little endian), the value.
+                datagram += bytes[..<equals]
+                datagram.append(UInt8(ascii: "\n"))
+                withUnsafeBytes(of: UInt64(bytes.count - equals - 1).littleEndian) { datagram += $0 }
+                datagram += bytes[(equals + 1)...]
+            }
+            datagram.append(UInt8(ascii: "\n"))
+        }
+        let sent: Int? = try? SocketAddress.unix(JournalAuditBackend.socketPath).withSockAddr {
+            (address, length) throws(SystemError) in
+            datagram.withUnsafeBytes { raw in
+                sendto(socketFD, raw.baseAddress, raw.count, CSocketProxyLinux_MSG_NOSIGNAL, address, length)
+            }
+        }
+        return sent == datagram.count
     }
 
     /// The syslog priority of a swift-log level.

@@ -86,3 +86,18 @@ final class BufferPool {
         detachIfEmpty(&buffer)
     }
 }
+
+extension Array where Element == UInt8 {
+    /// Appends raw bytes in one copy. `append(contentsOf:)` given an `UnsafeRawBufferPointer` (or a slice of one)
+    /// takes the generic sequence path and copies byte by byte; a typed buffer pointer is copied with memcpy.
+    @inline(__always)
+    mutating func appendBytes(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: bytes.count))
+    }
+
+    @inline(__always)
+    mutating func appendBytes(_ bytes: Slice<UnsafeRawBufferPointer>) {
+        appendBytes(UnsafeRawBufferPointer(rebasing: bytes))
+    }
+}

@@ -470,8 +470,10 @@ final class Connection: EventHandler, TimerHandler {
             started: now, id: context.statistics.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue,
             method: head.method, keepAlive: head.keepAlive, upgrade: head.upgrade, decided: .allow)
         // The client asked to close after this answer (Connection: close, or HTTP/1.0 without keep-alive); that
-        // holds whatever the daemon's answer says about its own connection.
+        // holds whatever the daemon's answer says about its own connection. The request goes to the daemon as it
+        // came, Connection header included, so the daemon closes its side too: that connection is not pooled.
         current.closeAfter = !head.keepAlive
+        current.upstreamReusable = head.keepAlive
         let hasBody: Bool
         switch head.framing {
         case .none, .length(0): hasBody = false
@@ -644,7 +646,7 @@ final class Connection: EventHandler, TimerHandler {
             endpoint: endpoint, policy: inspection, remaining: remaining,
             contentType: head.contentType.map { String(decoding: bytes[$0], as: UTF8.self) }, profileName: profile,
             learnPath: learnPath, method: head.method)
-        collected.raw.append(contentsOf: bytes[0..<head.headEnd])
+        collected.raw.appendBytes(bytes[0..<head.headEnd])
         input.consume(head.headEnd)
         collection = collected
         requestPhase = .collecting
@@ -670,8 +672,8 @@ final class Connection: EventHandler, TimerHandler {
                 if let remaining = collected.remaining {
                     if remaining == 0 { break }
                     let take = Int(min(remaining, UInt64(bytes.count)))
-                    collected.raw.append(contentsOf: bytes[0..<take])
-                    collected.content.append(contentsOf: bytes[0..<take])
+                    collected.raw.appendBytes(bytes[0..<take])
+                    collected.content.appendBytes(bytes[0..<take])
                     collected.remaining = remaining - UInt64(take)
                     input.consume(take)
                 } else {
@@ -679,8 +681,8 @@ final class Connection: EventHandler, TimerHandler {
                     let data = requestChunks.dataRemaining
                     if data > 0 {
                         let take = Int(min(data, UInt64(bytes.count)))
-                        collected.raw.append(contentsOf: bytes[0..<take])
-                        collected.content.append(contentsOf: bytes[0..<take])
+                        collected.raw.appendBytes(bytes[0..<take])
+                        collected.content.appendBytes(bytes[0..<take])
                         requestChunks.skipData(UInt64(take))
                         input.consume(take)
                     } else {
@@ -688,7 +690,7 @@ final class Connection: EventHandler, TimerHandler {
                         let one = UnsafeRawBufferPointer(rebasing: bytes[0..<1])
                         switch requestChunks.consume(one) {
                         case .success(let used):
-                            collected.raw.append(contentsOf: bytes[0..<used])
+                            collected.raw.appendBytes(bytes[0..<used])
                             input.consume(used)
                             if used == 0 { break }
                         case .failure(let error):
@@ -862,6 +864,11 @@ final class Connection: EventHandler, TimerHandler {
         case .sourceEnded:
             abort(.clientGone, reason: "the client closed the connection in the middle of the request body")
             return true
+        case .failed(let error, .proxy):
+            // No pipe for the body (out of descriptors): the proxy's own trouble, not the daemon's.
+            let status = error.errno == EMFILE || error.errno == ENFILE ? 503 : 500
+            failUpstream(reason: "cannot relay the request body: \(error)", status: status)
+            return true
         case .failed(let error, let side):
             side == .client ? abort(.clientGone, reason: error.description) : upstreamBroke(error)
             return true
@@ -995,7 +1002,12 @@ final class Connection: EventHandler, TimerHandler {
             return
         }
         exchange?.status = head.status
-        if !head.keepAlive { exchange?.closeAfter = true }
+        if !head.keepAlive {
+            // The daemon closes its connection after this answer: it must not go back to the pool, where the next
+            // client could take it in the moment before its hangup is seen and have its request reset.
+            exchange?.closeAfter = true
+            exchange?.upstreamReusable = false
+        }
         if head.upgrade {
             guard exchange?.upgrade == true else {
                 failUpstream(reason: "the Docker daemon switched protocols without being asked to", status: 502)

@@ -7,7 +7,8 @@
 //   SOCKET_PROXY_BINARY              the proxy to test; default: socket-proxy next to the test binaries
 //   SOCKET_PROXY_TEST_DOCKER_CLI     the docker CLI; default: docker on PATH
 //   SOCKET_PROXY_TEST_BUSYBOX        the static busybox for the test image; default: /bin/busybox
-//   SOCKET_PROXY_TEST_SKIP_LARGE=1   skip the 1 GiB transfer (reported as skipped)
+//   SOCKET_PROXY_TEST_SKIP_LARGE=1   skip the 1 GiB transfer and the concurrent 100 MiB transfers of FaultTests
+//                                    (reported as skipped)
 import Foundation
 
 /// Everything one integration test needs; made by `IntegrationContext.run`.
