@@ -163,3 +163,7 @@ with open(output, "w") as file:
     file.write("\n".join(ours) + "\n")
 print("generate-link-order: %d functions ran while serving; wrote %s" % (len(ours), output))
 PY
+# The file is not an input SwiftPM tracks: relink now, so that .build-static holds a binary laid out by it. Other
+# build folders relink the next time a source changes (or delete their release/socket-proxy).
+rm -f .build-static/release/socket-proxy
+swift build -c release --static-swift-stdlib --product socket-proxy --scratch-path .build-static

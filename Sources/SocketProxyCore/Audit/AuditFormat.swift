@@ -97,12 +97,12 @@ public enum AuditFormat {
     static func forEachField(_ record: AuditRecord, _ visit: (Field, Value) -> Void) {
         visit(.requestID, .number(record.requestID))
         visit(.phase, .word(record.phase == .start ? "start" : "end"))
-        visit(.decision, .word(record.decision.staticName))
+        visit(.decision, .text(record.decision.rawValue))
         visit(.method, .bytes(record.method))
         visit(.path, .bytes(record.path))
         if !record.query.isEmpty { visit(.query, .bytes(record.query)) }
         if !record.apiVersion.isEmpty { visit(.apiVersion, .bytes(record.apiVersion)) }
-        if let section = record.section { visit(.section, .word(section.staticName)) }
+        if let section = record.section { visit(.section, .text(section.rawValue)) }
         if !record.profile.isEmpty { visit(.profile, .text(record.profile)) }
         if !record.rule.isEmpty { visit(.rule, .text(record.rule)) }
         if !record.reason.isEmpty { visit(.reason, .text(record.reason)) }
@@ -163,7 +163,7 @@ public enum AuditFormat {
     /// client 127.0.0.1:40312, 212 us): only GET and HEAD are allowed (POST=0)`, escaped as asked.
     static func appendMessage(_ record: AuditRecord, _ escaping: Escaping = .line, to out: inout [UInt8]) {
         if record.phase == .start { appendStatic("start ", to: &out) }
-        appendStatic(record.decision.staticName, to: &out)
+        appendString(record.decision.rawValue, to: &out)
         out.append(UInt8(ascii: " "))
         if record.method.isEmpty {
             out.append(UInt8(ascii: "-"))
@@ -210,7 +210,7 @@ public enum AuditFormat {
     /// Appends `level=info msg="..." request_id=1 ... duration_us=12` and a newline.
     static func appendLogfmtLine(_ record: AuditRecord, to out: inout [UInt8]) {
         appendStatic("level=", to: &out)
-        appendStatic(record.priority.staticName, to: &out)
+        appendString(record.priority.name, to: &out)
         appendStatic(" msg=\"", to: &out)
         appendMessage(record, .quotedLine, to: &out)
         out.append(UInt8(ascii: "\""))
@@ -230,7 +230,7 @@ public enum AuditFormat {
     /// Appends one JSON object with the same lower-case names as logfmt, and a newline.
     static func appendJSONLine(_ record: AuditRecord, to out: inout [UInt8]) {
         appendStatic("{\"level\":\"", to: &out)
-        appendStatic(record.priority.staticName, to: &out)
+        appendString(record.priority.name, to: &out)
         appendStatic("\",\"msg\":\"", to: &out)
         appendMessage(record, .quotedLine, to: &out)
         out.append(UInt8(ascii: "\""))
@@ -475,62 +475,5 @@ public enum AuditFormat {
         var bytes: [UInt8] = []
         withBytes(of: text) { appendEscaped($0, .line, to: &bytes) }
         return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-extension AuditDecision {
-    var staticName: StaticString {
-        switch self {
-        case .allow: return "allow"
-        case .deny: return "deny"
-        case .malformed: return "malformed"
-        case .upstreamError: return "upstream-error"
-        case .clientGone: return "client-gone"
-        }
-    }
-}
-
-extension AuditPriority {
-    var staticName: StaticString {
-        switch self {
-        case .emerg: return "emerg"
-        case .alert: return "alert"
-        case .crit: return "crit"
-        case .err: return "err"
-        case .warning: return "warning"
-        case .notice: return "notice"
-        case .info: return "info"
-        case .debug: return "debug"
-        }
-    }
-}
-
-extension Section {
-    var staticName: StaticString {
-        switch self {
-        case .auth: return "auth"
-        case .build: return "build"
-        case .commit: return "commit"
-        case .configs: return "configs"
-        case .containers: return "containers"
-        case .distribution: return "distribution"
-        case .events: return "events"
-        case .exec: return "exec"
-        case .grpc: return "grpc"
-        case .images: return "images"
-        case .info: return "info"
-        case .networks: return "networks"
-        case .nodes: return "nodes"
-        case .ping: return "_ping"
-        case .plugins: return "plugins"
-        case .secrets: return "secrets"
-        case .services: return "services"
-        case .session: return "session"
-        case .swarm: return "swarm"
-        case .system: return "system"
-        case .tasks: return "tasks"
-        case .version: return "version"
-        case .volumes: return "volumes"
-        }
     }
 }
