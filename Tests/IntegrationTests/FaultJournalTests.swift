@@ -187,8 +187,8 @@ extension FaultTests {
                     _ = try await journal.waitForEntries([pid, "SOCKET_PROXY_PATH=/_ping"]) { !$0.isEmpty }
 
                     journal.freezeJournald()
-                    // Far more records than the journal socket's queue and the proxy's ring (2048) hold.
-                    let count = 6000
+                    // Far more records than the journal socket's queue and the proxy's ring (16,384) hold.
+                    let count = 24_000
                     let clock = ContinuousClock()
                     let started = clock.now
                     let (denied, slowest) = try await Self.deniedBurst(proxy, path: path, count: count)

@@ -35,9 +35,10 @@ struct AuditFormatTests {
 
     @Test(arguments: [0, 7, 9, 10, 99, 100, 40312, 1_000_000_007, UInt64.max])
     func decimalsAreWrittenAsSwiftPrintsThem(value: UInt64) {
-        var out = Array("x=".utf8)
+        var out = AuditBuffer(capacity: 8)
+        out.append("x=")
         AuditFormat.appendDecimal(value, to: &out)
-        #expect(String(decoding: out, as: UTF8.self) == "x=\(value)")
+        #expect(String(decoding: out.bytes, as: UTF8.self) == "x=\(value)")
     }
 
     @Test func messageEscapesControlCharactersAndKeepsQuotesAndBackslashesReadable() throws {
@@ -84,9 +85,9 @@ struct AuditFormatTests {
         ("nul\u{0}", #""nul\u0000""#), ("back\\slash", "back\\slash"),
     ])
     func logfmtValueIsQuotedExactlyWhenItMustBe(value: String, expected: String) {
-        var out: [UInt8] = []
+        var out = AuditBuffer()
         AuditFormat.appendLogfmtValue(value, to: &out)
-        #expect(String(decoding: out, as: UTF8.self) == expected)
+        #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
     }
 
     @Test func jsonLineParsesBackToTheOriginalValuesWithNumbersAsNumbers() throws {
@@ -144,5 +145,32 @@ struct AuditFormatTests {
                 "7", "end", "allow", "GET", "/_ping", "unix:/run/socket-proxy.sock", "1234", "1000", "999", "200", "0",
                 "0", "0", "1",
             ])
+    }
+}
+
+@Suite struct AuditBufferTests {
+    @Test func appendsPastTheFirstAllocationKeepEveryByteInOrder() {
+        var buffer = AuditBuffer(capacity: 64)
+        var expected: [UInt8] = []
+        for round in 0..<200 {
+            let byte = UInt8(truncatingIfNeeded: round)
+            buffer.append(byte)
+            expected.append(byte)
+            let run = [UInt8](repeating: byte &+ 1, count: round % 37)
+            run.withUnsafeBytes { buffer.append($0) }
+            expected += run
+            buffer.append("=")
+            expected.append(UInt8(ascii: "="))
+            buffer.appendDecimal(UInt64(round) &* 7_919)
+            expected += Array(String(UInt64(round) &* 7_919).utf8)
+        }
+        let grown = buffer.capacity
+        #expect(grown > 64)
+        #expect(buffer.array == expected)
+        buffer.removeLast(3)
+        #expect(buffer.array == Array(expected.dropLast(3)))
+        buffer.removeAll()
+        let empty = buffer.isEmpty
+        #expect(empty)
     }
 }

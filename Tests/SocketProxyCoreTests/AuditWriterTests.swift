@@ -5,6 +5,34 @@ import Testing
 
 @testable import SocketProxyCore
 
+/// A backend that keeps every record it is given, text included, and can hold its writes at a gate.
+private final class TextBackend: AuditBackend, @unchecked Sendable {
+    // @unchecked: every stored property is guarded by `condition`.
+    private let condition = NSCondition()
+    private var open = true
+    private var kept: [AuditEvent] = []
+
+    func write(_ record: AuditRecord) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !open { condition.wait() }
+        // Read the text only now: bytes overwritten while the write waited would show.
+        kept.append(record.event)
+        return true
+    }
+
+    func notice(_ message: String, priority: AuditPriority) {}
+
+    func setGate(open: Bool) {
+        condition.lock()
+        self.open = open
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var events: [AuditEvent] { condition.withLock { kept } }
+}
+
 /// A backend whose writes can be held at a gate, like a journal that stopped reading its socket.
 private final class GatedBackend: AuditBackend, @unchecked Sendable {
     // @unchecked: every stored property is guarded by `condition`.
@@ -188,6 +216,64 @@ struct AuditWriterTests {
         #expect(backend.notices.isEmpty)
     }
 
+    @Test func anEmptiedRingStartsAgainAtItsFirstSlot() throws {
+        let backend = GatedBackend()
+        let writer = try AuditWriter(
+            backend: backend, threshold: .debug, capacity: 64, batchInterval: .milliseconds(2),
+            warningInterval: .seconds(3600))
+        defer { writer.close() }
+        // Twenty bursts of five, each written before the next: without the restart the ring would walk through all
+        // 64 slots (and, at the default size, make megabytes resident for a backlog that never existed).
+        for burst in UInt64(0)..<20 {
+            for id in UInt64(1)...5 { writer.record(Self.event(burst * 5 + id)) }
+            let deadline = Date().addingTimeInterval(5)
+            while writer.queuedCount > 0 && Date() < deadline { usleep(1_000) }
+            #expect(writer.queuedCount == 0, "burst \(burst) was not written")
+        }
+        #expect(writer.touchedSlots <= 5)
+        #expect(backend.writtenIDs == Array(1...100))
+    }
+
+    @Test func textOfEveryLengthComesBackWholeOrIsCountedDropped() throws {
+        // Eight slots and the smallest text ring (4 KiB), paths of 0 to 1,100 bytes: in rounds of one to eight
+        // records the writer is held at a gate, so the text ring fills up; every record must come back with its own
+        // text, cut at 1,024 bytes, or be counted dropped. (How the ring wraps is AuditTextRingTests' business.)
+        let backend = TextBackend()
+        let writer = try AuditWriter(
+            backend: backend, threshold: .debug, capacity: 8, batchInterval: .milliseconds(1),
+            warningInterval: .seconds(3600))
+        var expected: [UInt64: String] = [:]
+        var id: UInt64 = 0
+        for round in 0..<150 {
+            backend.setGate(open: false)
+            for _ in 0...(round % 8) {
+                id += 1
+                var event = Self.event(id)
+                event.apiVersion = id % 2 == 0 ? "1.47" : ""
+                event.query = id % 3 == 0 ? "all=1" : ""
+                let letter = Character(UnicodeScalar(UInt8(ascii: "a") + UInt8(id % 26)))
+                event.path = "/" + String(repeating: letter, count: Int(id * 37 % 1100))
+                writer.record(event)
+                // What a record keeps: method, version, query and path, cut at 1,024 bytes in that order.
+                let kept = 1024 - event.method.utf8.count - event.apiVersion.utf8.count - event.query.utf8.count
+                expected[id] = String(event.path.prefix(kept))
+            }
+            backend.setGate(open: true)
+            let deadline = Date().addingTimeInterval(5)
+            while writer.queuedCount > 0 && Date() < deadline { usleep(200) }
+        }
+        writer.close()
+        let written = backend.events
+        #expect(written.count + Int(writer.droppedCount) == Int(id))
+        #expect(written.count > Int(id) / 2, "only \(written.count) of \(id) written")
+        #expect(written.map(\.requestID) == written.map(\.requestID).sorted())
+        for event in written {
+            #expect(event.path == expected[event.requestID], "record \(event.requestID)")
+            #expect(event.apiVersion == (event.requestID % 2 == 0 ? "1.47" : ""))
+            #expect(event.query == (event.requestID % 3 == 0 ? "all=1" : ""))
+        }
+    }
+
     @Test func thresholdCanChangeWhileRunning() throws {
         let writer = try AuditWriter(backend: GatedBackend(), threshold: .info)
         defer { writer.close() }
@@ -196,5 +282,48 @@ struct AuditWriterTests {
         #expect(writer.threshold == .warning)
         writer.threshold = .debug
         #expect(writer.threshold == .debug)
+    }
+}
+
+/// The text ring's bookkeeping, against a model: a claimed piece is inside the ring and overlaps no waiting
+/// record's text, and a claim is refused only when there is no room.
+struct AuditTextRingTests {
+    @Test(arguments: [4096, 5000, 20000])
+    func claimsNeverOverlapWaitingTextAndAreRefusedOnlyWhenFull(size: Int) {
+        var ring = AuditTextRing()
+        var waiting: [(start: Int, length: Int)] = []
+        var generator = SeededRandom(seed: UInt64(size))
+        var claimed = 0
+        var wraps = 0
+        for _ in 0..<200_000 {
+            if waiting.count < 64 && generator.next() % 3 != 0 {
+                let length = Int(generator.next() % 1025)
+                let wasWrapped = ring.wrapped
+                guard let start = ring.claim(length, size: size, empty: waiting.isEmpty) else {
+                    // A refusal must be for want of room: after the newest text up to the end (or up to the oldest
+                    // text, once wrapped), or else before the oldest text.
+                    let oldest = waiting.first.map(\.start) ?? 0
+                    let newest = waiting.last.map { $0.start + $0.length } ?? 0
+                    let room = newest >= oldest ? newest + length <= size || length < oldest : newest + length < oldest
+                    #expect(!room, "refused \(length) bytes with room: waiting \(oldest)..<\(newest) of \(size)")
+                    continue
+                }
+                if !wasWrapped && ring.wrapped { wraps += 1 }
+                #expect(start >= 0 && start + length <= size, "piece \(start)+\(length) outside \(size) bytes")
+                if length > 0 {
+                    for piece in waiting where piece.length > 0 {
+                        let overlaps = start < piece.start + piece.length && piece.start < start + length
+                        #expect(!overlaps, "piece \(start)+\(length) overlaps waiting \(piece.start)+\(piece.length)")
+                    }
+                }
+                waiting.append((start, length))
+                claimed += 1
+            } else if !waiting.isEmpty {
+                waiting.removeFirst(Int(generator.next() % UInt64(waiting.count)) + 1)
+                ring.release(nextStart: waiting.first?.start)
+            }
+        }
+        #expect(claimed > 50_000)
+        #expect(wraps > 100, "the ring wrapped only \(wraps) times")
     }
 }

@@ -1,5 +1,5 @@
 // Turning audit records into bytes: the journal's fields, a readable message, logfmt and JSON lines. Everything
-// appends to a caller's reusable buffer, so writing a record allocates nothing once the buffer has grown.
+// appends to a caller's reusable AuditBuffer, so writing a record allocates nothing once the buffer has grown.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -138,18 +138,18 @@ public enum AuditFormat {
     }
 
     /// Appends a value as it is, with no escaping (the journal's fields take any bytes).
-    static func appendRaw(_ value: Value, to out: inout [UInt8]) {
+    static func appendRaw(_ value: Value, to out: inout AuditBuffer) {
         switch value {
         case .number(let number): appendDecimal(number, to: &out)
         case .word(let word): appendStatic(word, to: &out)
-        case .bytes(let bytes): out.appendBytes(bytes)
+        case .bytes(let bytes): out.append(bytes)
         case .text(let text): appendString(text, to: &out)
         case .host(let address): appendHost(address, to: &out)
         }
     }
 
     /// Appends a value escaped: numbers, words and addresses need none.
-    static func appendEscaped(_ value: Value, _ escaping: Escaping, to out: inout [UInt8]) {
+    static func appendEscaped(_ value: Value, _ escaping: Escaping, to out: inout AuditBuffer) {
         switch value {
         case .bytes(let bytes): appendEscaped(bytes, escaping, to: &out)
         case .text(let text): withBytes(of: text) { appendEscaped($0, escaping, to: &out) }
@@ -161,7 +161,7 @@ public enum AuditFormat {
 
     /// Appends the one readable line: `deny POST /v1.41/containers/create -> 403 (rule CONTAINERS-read-only,
     /// client 127.0.0.1:40312, 212 us): only GET and HEAD are allowed (POST=0)`, escaped as asked.
-    static func appendMessage(_ record: AuditRecord, _ escaping: Escaping = .line, to out: inout [UInt8]) {
+    static func appendMessage(_ record: AuditRecord, _ escaping: Escaping = .line, to out: inout AuditBuffer) {
         if record.phase == .start { appendStatic("start ", to: &out) }
         appendString(record.decision.rawValue, to: &out)
         out.append(UInt8(ascii: " "))
@@ -208,7 +208,7 @@ public enum AuditFormat {
     // MARK: Lines
 
     /// Appends `level=info msg="..." request_id=1 ... duration_us=12` and a newline.
-    static func appendLogfmtLine(_ record: AuditRecord, to out: inout [UInt8]) {
+    static func appendLogfmtLine(_ record: AuditRecord, to out: inout AuditBuffer) {
         appendStatic("level=", to: &out)
         appendString(record.priority.name, to: &out)
         appendStatic(" msg=\"", to: &out)
@@ -228,7 +228,7 @@ public enum AuditFormat {
     }
 
     /// Appends one JSON object with the same lower-case names as logfmt, and a newline.
-    static func appendJSONLine(_ record: AuditRecord, to out: inout [UInt8]) {
+    static func appendJSONLine(_ record: AuditRecord, to out: inout AuditBuffer) {
         appendStatic("{\"level\":\"", to: &out)
         appendString(record.priority.name, to: &out)
         appendStatic("\",\"msg\":\"", to: &out)
@@ -252,7 +252,7 @@ public enum AuditFormat {
     /// Appends the journal entries (`MESSAGE=...`, `PRIORITY=...`, `SYSLOG_IDENTIFIER=...`, `SOCKET_PROXY_*=...`) to
     /// `out` and their bounds to `bounds`, ready for sd_journal_sendv.
     static func appendJournalEntries(
-        _ record: AuditRecord, identifier: String, to out: inout [UInt8], bounds: inout [Range<Int>]
+        _ record: AuditRecord, identifier: String, to out: inout AuditBuffer, bounds: inout [Range<Int>]
     ) {
         var start = out.count
         appendStatic("MESSAGE=", to: &out)
@@ -283,9 +283,9 @@ public enum AuditFormat {
         event.withRecord { record in
             var result: [(String, String)] = []
             forEachField(record) { field, value in
-                var bytes: [UInt8] = []
+                var bytes = AuditBuffer(capacity: 64)
                 appendRaw(value, to: &bytes)
-                result.append((field.journalName.description, String(decoding: bytes, as: UTF8.self)))
+                result.append((field.journalName.description, String(decoding: bytes.bytes, as: UTF8.self)))
             }
             return result
         }
@@ -294,66 +294,51 @@ public enum AuditFormat {
     /// The one readable line of an event.
     public static func message(_ event: AuditEvent) -> String {
         event.withRecord { record in
-            var bytes: [UInt8] = []
+            var bytes = AuditBuffer()
             appendMessage(record, to: &bytes)
-            return String(decoding: bytes, as: UTF8.self)
+            return String(decoding: bytes.bytes, as: UTF8.self)
         }
     }
 
     /// A logfmt line (without the newline).
     public static func logfmt(_ event: AuditEvent) -> [UInt8] {
         event.withRecord { record in
-            var out: [UInt8] = []
+            var out = AuditBuffer()
             appendLogfmtLine(record, to: &out)
             out.removeLast()
-            return out
+            return out.array
         }
     }
 
     /// A JSON line (without the newline).
     public static func json(_ event: AuditEvent) -> [UInt8] {
         event.withRecord { record in
-            var out: [UInt8] = []
+            var out = AuditBuffer()
             appendJSONLine(record, to: &out)
             out.removeLast()
-            return out
+            return out.array
         }
     }
 
     // MARK: Byte writers
 
-    static func appendStatic(_ text: StaticString, to out: inout [UInt8]) {
-        out.appendBytes(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    @inline(__always)
+    static func appendStatic(_ text: StaticString, to out: inout AuditBuffer) {
+        out.append(text)
     }
 
     /// Appends a String's bytes without allocating (see ``withBytes(of:_:)``).
-    static func appendString(_ text: String, to out: inout [UInt8]) {
-        withBytes(of: text) { out.appendBytes($0) }
+    static func appendString(_ text: String, to out: inout AuditBuffer) {
+        withBytes(of: text) { out.append($0) }
     }
 
-    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        if value < 10 {
-            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
-            return
-        }
-        // Digits are written from the end of a stack buffer backwards, then appended in one copy: one capacity
-        // check instead of one per digit.
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var start = buffer.count
-            var rest = value
-            while rest > 0 {
-                let (quotient, remainder) = rest.quotientAndRemainder(dividingBy: 10)
-                start &-= 1
-                buffer[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remainder)
-                rest = quotient
-            }
-            out.appendBytes(UnsafeRawBufferPointer(rebasing: buffer[start...]))
-        }
+    @inline(__always)
+    static func appendDecimal(_ value: UInt64, to out: inout AuditBuffer) {
+        out.appendDecimal(value)
     }
 
     /// Appends an address's host part (`127.0.0.1`, `::1`, a Unix path).
-    static func appendHost(_ address: SocketAddress, to out: inout [UInt8]) {
+    static func appendHost(_ address: SocketAddress, to out: inout AuditBuffer) {
         switch address {
         case .ipv4(let raw, _):
             let bytes = withUnsafeBytes(of: raw) { ($0[0], $0[1], $0[2], $0[3]) }
@@ -369,7 +354,7 @@ public enum AuditFormat {
             withUnsafeMutableBytes(of: &text) { buffer in
                 raw.withUnsafeBytes { source in
                     if inet_ntop(AF_INET6, source.baseAddress, buffer.baseAddress, socklen_t(buffer.count)) != nil {
-                        out.append(contentsOf: buffer.prefix { $0 != 0 })
+                        out.append(UnsafeRawBufferPointer(rebasing: buffer.prefix { $0 != 0 }))
                     }
                 }
             }
@@ -381,7 +366,7 @@ public enum AuditFormat {
     }
 
     /// Appends `host:port`, `[v6]:port`, or `pid=... uid=... gid=...`.
-    static func appendClient(_ client: ClientIdentity, to out: inout [UInt8]) {
+    static func appendClient(_ client: ClientIdentity, to out: inout AuditBuffer) {
         switch client {
         case .network(let address):
             if case .ipv6 = address { out.append(UInt8(ascii: "[")) }
@@ -414,14 +399,14 @@ public enum AuditFormat {
     }
 
     /// Appends bytes escaped as asked; runs of bytes that need nothing are copied in one go.
-    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, _ escaping: Escaping, to out: inout [UInt8]) {
+    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, _ escaping: Escaping, to out: inout AuditBuffer) {
         var runStart = 0
         for index in 0..<bytes.count {
             let byte = bytes[index]
             let control = byte < 0x20 || byte == 0x7F
             let quote = byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
             guard control || (quote && escaping != .line) else { continue }
-            if runStart < index { out.appendBytes(bytes[runStart..<index]) }
+            if runStart < index { out.append(bytes[runStart..<index]) }
             runStart = index + 1
             if quote {
                 out.append(UInt8(ascii: "\\"))
@@ -441,22 +426,17 @@ public enum AuditFormat {
                 out.append(hex.utf8Start[Int(byte & 0xF)])
             }
         }
-        if runStart < bytes.count { out.appendBytes(bytes[runStart...]) }
-    }
-
-    /// Appends bytes as the inside of a JSON string.
-    static func appendJSONEscaped(_ bytes: [UInt8], to out: inout [UInt8]) {
-        bytes.withUnsafeBytes { appendEscaped($0, .quoted, to: &out) }
+        if runStart < bytes.count { out.append(bytes[runStart...]) }
     }
 
     /// Appends a logfmt value, quoted when it is empty or has spaces, quotes, `=` or non-printing bytes; inside
     /// quotes, control characters are escaped, so a value can never end a line.
-    static func appendLogfmtValue(_ value: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    static func appendLogfmtValue(_ value: UnsafeRawBufferPointer, to out: inout AuditBuffer) {
         let needsQuotes =
             value.isEmpty
             || value.contains { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") || $0 == 0x7F }
         guard needsQuotes else {
-            out.appendBytes(value)
+            out.append(value)
             return
         }
         out.append(UInt8(ascii: "\""))
@@ -465,15 +445,15 @@ public enum AuditFormat {
     }
 
     /// Appends a String as a logfmt value.
-    static func appendLogfmtValue(_ value: String, to out: inout [UInt8]) {
+    static func appendLogfmtValue(_ value: String, to out: inout AuditBuffer) {
         withBytes(of: value) { appendLogfmtValue($0, to: &out) }
     }
 
     /// `text` with control characters written as `\n`, `\t`, `\u001b`, so it stays one line.
     static func escapedLine(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
-        var bytes: [UInt8] = []
+        var bytes = AuditBuffer()
         withBytes(of: text) { appendEscaped($0, .line, to: &bytes) }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(decoding: bytes.bytes, as: UTF8.self)
     }
 }

@@ -24,10 +24,12 @@ extension AuditBackend {
 }
 
 /// An ``AuditSink`` that never blocks its callers and allocates nothing per record: each record is copied into a
-/// slot of a preallocated ring (its text into the slot's bytes, truncated when longer), and a writer thread passes
-/// batches to a backend, waking at most every `batchInterval` or when the ring is half full. When the ring is full
-/// (the backend is slow or gone) records are counted and dropped, and a notice, at most one every
-/// `warningInterval`, says how many.
+/// slot of a preallocated ring, its text (method, API version, query and path: at most 1,024 bytes, truncated when
+/// longer) into a preallocated text ring where it takes only its own length, and a writer thread passes batches to
+/// a backend, waking every `batchInterval`, or sooner once 1,024 records (or half the ring, if that is fewer) are
+/// waiting. Both rings are reserved up front but touched only as deep as the backlog gets, so they cost memory only
+/// while the backend lags. When either ring is full (the backend is slow or gone) records are counted and dropped,
+/// and a notice, at most one every `warningInterval`, says how many.
 public final class AuditWriter: AuditSink, @unchecked Sendable {
     // SAFETY (@unchecked Sendable): the ring's slots are written by a loop thread only between claiming a slot and
     // publishing it, and read by the writer only after publication; both happen under `lock`. `thread` is set once
@@ -36,6 +38,8 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     /// The copy of one record in the ring.
     struct Slot {
         var record = AuditRecord()
+        /// Where the record's text starts in the text ring.
+        var textStart = 0
         var methodCount = 0
         var pathCount = 0
         var queryCount = 0
@@ -45,16 +49,28 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     private struct Ring {
         var head = 0  // next slot to write
         var count = 0  // published slots waiting for the writer
+        /// INVARIANT: slots below this index are initialised. Slots are used in order from index 0, and `head`
+        /// goes back to 0 whenever the writer has emptied the ring, so only as many slots are ever touched (and
+        /// made resident) as the deepest backlog needed.
+        var initialized = 0
+        /// Where the published records' text lies.
+        var text = AuditTextRing()
     }
 
+    /// The most text one record keeps.
     private static let textBytes = 1024
 
     private let thresholdValue: Atomic<Int>
     private let backend: AuditBackend
     private let capacity: Int
-    /// INVARIANT: `capacity` initialised slots, and `capacity * textBytes` bytes of text, for the writer's life.
+    /// Pending records that make the writer start a batch before its interval is up.
+    private let wakeThreshold: Int
+    /// INVARIANT: room for `capacity` slots (the first `Ring.initialized` of them initialised), and `textSize`
+    /// bytes of text, for the writer's life.
     private let slots: UnsafeMutablePointer<Slot>
     private let text: UnsafeMutableRawPointer
+    /// 256 bytes per slot: a request's method, version and path usually take under a hundred.
+    private let textSize: Int
     private let lock = Mutex(Ring())
     private let dropped = Atomic<UInt64>(0)
     private let totalDropped = Atomic<UInt64>(0)
@@ -69,17 +85,18 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
 
     /// Starts the writer thread. Records less severe than `threshold` are never built.
     public init(
-        backend: AuditBackend, threshold: AuditPriority, capacity: Int = 2048,
+        backend: AuditBackend, threshold: AuditPriority, capacity: Int = 16384,
         batchInterval: Duration = .milliseconds(50), warningInterval: Duration = .seconds(10)
     ) throws(SystemError) {
         self.backend = backend
         thresholdValue = Atomic(threshold.rawValue)
         self.capacity = max(capacity, 2)
+        wakeThreshold = min(self.capacity / 2, 1024)
         self.warningInterval = warningInterval.nanoseconds
         self.batchInterval = batchInterval
         slots = .allocate(capacity: self.capacity)
-        slots.initialize(repeating: Slot(), count: self.capacity)
-        text = .allocate(byteCount: self.capacity * Self.textBytes, alignment: 16)
+        textSize = max(self.capacity * 256, 4 * Self.textBytes)
+        text = .allocate(byteCount: textSize, alignment: 16)
         // A blocking eventfd: the writer sleeps in poll(2) on it until woken or the batch interval passes.
         let fd = CSocketProxyLinux_eventfd_blocking()
         guard fd >= 0 else { throw SystemError("eventfd", errno: errno) }
@@ -90,7 +107,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
 
     deinit {
         Glibc.close(wakeFD)
-        slots.deinitialize(count: capacity)
+        slots.deinitialize(count: lock.withLock { $0.initialized })
         slots.deallocate()
         text.deallocate()
     }
@@ -105,12 +122,24 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     public var droppedCount: UInt64 { totalDropped.load(ordering: .relaxed) }
     /// Records written.
     public var writtenCount: UInt64 { written.load(ordering: .relaxed) }
+    /// Slots ever used: the deepest the backlog has been.
+    var touchedSlots: Int { lock.withLock { $0.initialized } }
+    /// Records in the ring, written or not, whose slots the writer has not yet handed back.
+    var queuedCount: Int { lock.withLock { $0.count } }
 
     public func record(_ record: AuditRecord) {
         let waiting = lock.withLock { ring -> Int? in
             guard ring.count < capacity else { return nil }
+            let length = min(
+                record.method.count + record.apiVersion.count + record.query.count + record.path.count,
+                Self.textBytes)
+            guard let textStart = ring.text.claim(length, size: textSize, empty: ring.count == 0) else { return nil }
             let index = (ring.head + ring.count) % capacity
-            store(record, at: index)
+            while ring.initialized <= index {
+                (slots + ring.initialized).initialize(to: Slot())
+                ring.initialized += 1
+            }
+            store(record, at: index, textStart: textStart, length: length)
             ring.count += 1
             return ring.count
         }
@@ -119,17 +148,24 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
             totalDropped.wrappingAdd(1, ordering: .relaxed)
             return
         }
-        // The writer wakes by itself every batch interval; only a filling ring is worth a system call.
-        if waiting >= capacity / 2 && sleeping.load(ordering: .acquiring) { wake() }
+        // The writer wakes by itself every batch interval; only a filling ring is worth a system call, and only
+        // one: the first caller to see the writer asleep takes the flag, so the callers that follow while the
+        // writer waits for a core do not each write to the eventfd.
+        if waiting >= wakeThreshold
+            && sleeping.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged
+        {
+            wake()
+        }
     }
 
-    /// Copies `record` into slot `index`, its text into the slot's bytes.
-    private func store(_ record: AuditRecord, at index: Int) {
-        // SAFETY: `index` < capacity; the text region of the slot is textBytes long and copies are clamped to it.
-        let base = text + index * Self.textBytes
+    /// Copies `record` into slot `index`, its text (`length` bytes, claimed at `textStart`) into the text ring.
+    private func store(_ record: AuditRecord, at index: Int, textStart: Int, length: Int) {
+        // SAFETY: `index` < capacity; [textStart, textStart + length) was claimed inside the text ring, and the
+        // copies are clamped to `length`.
+        let base = text + textStart
         var used = 0
         func copy(_ bytes: UnsafeRawBufferPointer) -> Int {
-            let count = min(bytes.count, Self.textBytes - used)
+            let count = min(bytes.count, length - used)
             if count > 0 { (base + used).copyMemory(from: bytes.baseAddress!, byteCount: count) }
             used += count
             return count
@@ -138,13 +174,14 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
         slots[index].versionCount = copy(record.apiVersion)
         slots[index].queryCount = copy(record.query)
         slots[index].pathCount = copy(record.path)
+        slots[index].textStart = textStart
         slots[index].record = record
     }
 
-    /// The record in slot `index`, its views pointing at the slot's bytes.
+    /// The record in slot `index`, its views pointing at its text in the text ring.
     private func load(_ index: Int) -> AuditRecord {
         let slot = slots[index]
-        let base = UnsafeRawPointer(text + index * Self.textBytes)
+        let base = UnsafeRawPointer(text + slot.textStart)
         var record = slot.record
         var offset = 0
         func view(_ count: Int) -> UnsafeRawBufferPointer {
@@ -212,8 +249,9 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
             }
             lock.withLock { ring in
                 for offset in 0..<count { slots[(start + offset) % capacity].record = AuditRecord() }
-                ring.head = (ring.head + count) % capacity
                 ring.count -= count
+                ring.head = ring.count == 0 ? 0 : (ring.head + count) % capacity
+                ring.text.release(nextStart: ring.count == 0 ? nil : slots[ring.head].textStart)
             }
             unreported &+= dropped.exchange(0, ordering: .relaxed)
             let now = Linux.monotonicNanoseconds()
@@ -248,14 +286,13 @@ public final class StreamAuditBackend: AuditBackend, @unchecked Sendable {
 
     private let fd: Int32
     private let format: Format
-    private var pending: [UInt8] = []
+    private var pending = AuditBuffer(capacity: 1 << 17)
     private var pendingRecords = 0
 
     /// Writes to `fd` in `format`.
     public init(fd: Int32 = 2, format: Format = .logfmt) {
         self.fd = fd
         self.format = format
-        pending.reserveCapacity(1 << 17)
     }
 
     public func write(_ record: AuditRecord) -> Bool {
@@ -270,37 +307,82 @@ public final class StreamAuditBackend: AuditBackend, @unchecked Sendable {
 
     public func flush() -> Int {
         defer {
-            pending.removeAll(keepingCapacity: true)
+            pending.removeAll()
             pendingRecords = 0
         }
         guard !pending.isEmpty else { return 0 }
-        return writeAll(pending) ? 0 : pendingRecords
+        return writeAll(pending.bytes) ? 0 : pendingRecords
     }
 
     public func notice(_ message: String, priority: AuditPriority) {
-        var line: [UInt8] = []
+        var line = AuditBuffer(capacity: 256)
         if format == .json {
-            line.append(contentsOf: "{\"level\":\"\(priority.name)\",\"msg\":\"".utf8)
+            line.append("{\"level\":\"")
+            AuditFormat.appendString(priority.name, to: &line)
+            line.append("\",\"msg\":\"")
             AuditFormat.withBytes(of: message) { AuditFormat.appendEscaped($0, .quoted, to: &line) }
-            line.append(contentsOf: "\"}".utf8)
+            line.append("\"}")
         } else {
-            line.append(contentsOf: "level=\(priority.name) msg=".utf8)
+            line.append("level=")
+            AuditFormat.appendString(priority.name, to: &line)
+            line.append(" msg=")
             AuditFormat.appendLogfmtValue(message, to: &line)
         }
         line.append(UInt8(ascii: "\n"))
-        _ = writeAll(line)
+        _ = writeAll(line.bytes)
     }
 
-    private func writeAll(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let count = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { return false }
-                offset += count
-            }
-            return true
+    private func writeAll(_ raw: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < raw.count {
+            let count = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return false }
+            offset += count
         }
+        return true
+    }
+}
+
+/// The bookkeeping of a ring of text bytes shared by records that leave in the order they came: each record's text
+/// takes one contiguous piece, so a piece that does not fit before the end starts the next lap at offset 0.
+struct AuditTextRing {
+    /// The text of the waiting records lies in [begin, end) or, once it has wrapped round to the start, in
+    /// [begin, end of the last lap) and [0, end). INVARIANT: when wrapped, end < begin, so a full ring is never
+    /// mistaken for an empty one.
+    private(set) var begin = 0
+    private(set) var end = 0
+    private(set) var wrapped = false
+
+    /// Claims `length` contiguous bytes of a ring of `size` bytes: their offset, or nil when there is no room.
+    /// `empty` says no record is waiting, so the whole ring is free.
+    mutating func claim(_ length: Int, size: Int, empty: Bool) -> Int? {
+        if empty { self = AuditTextRing() }
+        if !wrapped {
+            if end + length <= size {
+                defer { end += length }
+                return end
+            }
+            // Not enough room before the end: start the next lap at 0, in front of the oldest text.
+            guard length < begin else { return nil }
+            wrapped = true
+            end = length
+            return 0
+        }
+        guard end + length < begin else { return nil }
+        defer { end += length }
+        return end
+    }
+
+    /// After the oldest records were handed back: `nextStart` is where the text of the oldest record still
+    /// waiting starts, nil when none is.
+    mutating func release(nextStart: Int?) {
+        guard let nextStart else {
+            self = AuditTextRing()
+            return
+        }
+        // Text of the current lap starts below the previous lap's: reaching it ends the wrap.
+        if wrapped && nextStart < begin { wrapped = false }
+        begin = nextStart
     }
 }

@@ -32,7 +32,7 @@ public final class JournalAuditBackend: AuditBackend, @unchecked Sendable {
     static var socketExists: Bool { access(socketPath, F_OK) == 0 }
 
     private let identifier: String
-    private var entries: [UInt8] = []
+    private var entries = AuditBuffer(capacity: 4096)
     private var bounds: [Range<Int>] = []
     private var vectors: [iovec] = []
     /// Records sd_journal_sendv accepted since the last flush; lost if the socket file is gone.
@@ -43,25 +43,25 @@ public final class JournalAuditBackend: AuditBackend, @unchecked Sendable {
     /// Writes with `SYSLOG_IDENTIFIER=identifier`.
     public init(identifier: String = "socket-proxy") {
         self.identifier = identifier
-        entries.reserveCapacity(4096)
         bounds.reserveCapacity(32)
         vectors.reserveCapacity(32)
     }
 
     public func write(_ record: AuditRecord) -> Bool {
-        entries.removeAll(keepingCapacity: true)
+        entries.removeAll()
         bounds.removeAll(keepingCapacity: true)
         AuditFormat.appendJournalEntries(record, identifier: identifier, to: &entries, bounds: &bounds)
         vectors.removeAll(keepingCapacity: true)
-        return entries.withUnsafeMutableBytes { raw in
-            // SAFETY: every iovec points into `raw`, which stays valid until sd_journal_sendv returns.
-            for range in bounds {
-                vectors.append(iovec(iov_base: raw.baseAddress! + range.lowerBound, iov_len: range.count))
-            }
-            guard sd_journal_sendv(vectors, Int32(vectors.count)) == 0 else { return false }
-            sentSinceFlush += 1
-            return true
+        // SAFETY: every iovec points into `entries`, which is not touched again until sd_journal_sendv returns.
+        // sd_journal_sendv only reads through iov_base, so handing it a pointer derived from a read-only view is
+        // sound.
+        let raw = UnsafeMutableRawPointer(mutating: entries.bytes.baseAddress)
+        for range in bounds {
+            vectors.append(iovec(iov_base: raw.map { $0 + range.lowerBound }, iov_len: range.count))
         }
+        guard sd_journal_sendv(vectors, Int32(vectors.count)) == 0 else { return false }
+        sentSinceFlush += 1
+        return true
     }
 
     /// Checks once per batch that the journal's socket still exists: when it does not, the batch's records are
