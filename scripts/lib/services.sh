@@ -87,6 +87,12 @@ stop_private_dockerd() {
     fi
     SERVICES_DOCKERD_PID=""
     if [[ -n "$SERVICES_DOCKERD_DIR" && -d "$SERVICES_DOCKERD_DIR" ]]; then
+        # dockerd leaves its network namespace bind-mounted (exec/netns/default) when it exits; a mount point
+        # cannot be removed, so unmount whatever is still mounted under the directory first, deepest first.
+        local mountpoint
+        while read -r mountpoint; do
+            umount "$mountpoint" 2>/dev/null || umount -l "$mountpoint" 2>/dev/null || true
+        done < <(awk -v dir="$SERVICES_DOCKERD_DIR/" 'index($2, dir) == 1 { print $2 }' /proc/self/mounts | sort -r)
         rm -rf "$SERVICES_DOCKERD_DIR" 2>/dev/null || services_log "could not remove all of $SERVICES_DOCKERD_DIR"
     fi
     SERVICES_DOCKERD_DIR=""
