@@ -141,10 +141,17 @@ enum HeadGrammar {
         return bytes[range].reduce(0) { $0 * 10 + UInt64($1 - 0x30) }
     }
 
-    /// Checks that the parser's own field walk gives the same names and values.
-    static func compareFieldWalk(
-        _ walked: WalkedHead, _ forEachField: ((Range<Int>, Range<Int>) -> Void) -> Void, what: String
-    ) {
+    /// Checks what every complete head shares, request or response: its end within the limit, the field count the
+    /// parser reports against the grammar's and the limit, and the parser's own field walk against the grammar's
+    /// names and values. Returns the grammar's walk for the start-line checks.
+    static func checkedWalk(
+        _ bytes: UnsafeRawBufferPointer, headEnd: Int, headerCount: Int, limits: HTTPLimits,
+        forEachField: ((Range<Int>, Range<Int>) -> Void) -> Void, what: String
+    ) -> WalkedHead {
+        require(headEnd <= limits.maxHeadBytes, "\(what): headEnd \(headEnd) past \(limits.maxHeadBytes)")
+        let walked = walk(bytes, headEnd: headEnd, what: what)
+        require(headerCount == walked.fields.count, "\(what): headerCount \(headerCount), \(walked.fields.count) lines")
+        require(headerCount <= limits.maxHeaderFields, "\(what): \(headerCount) fields past the limit")
         var index = 0
         forEachField { name, value in
             require(index < walked.fields.count, "\(what): forEachField reports more fields than the head has")
@@ -154,5 +161,6 @@ enum HeadGrammar {
             index += 1
         }
         require(index == walked.fields.count, "\(what): forEachField reports \(index) of \(walked.fields.count) fields")
+        return walked
     }
 }

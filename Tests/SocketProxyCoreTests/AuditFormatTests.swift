@@ -37,7 +37,7 @@ struct AuditFormatTests {
     func decimalsAreWrittenAsSwiftPrintsThem(value: UInt64) {
         var out = AuditBuffer(capacity: 8)
         out.append("x=")
-        AuditFormat.appendDecimal(value, to: &out)
+        out.appendDecimal(value)
         #expect(String(decoding: out.bytes, as: UTF8.self) == "x=\(value)")
     }
 

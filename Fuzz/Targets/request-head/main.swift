@@ -79,13 +79,9 @@ private func isLimitFailure(_ result: HeadParseResult<RequestHead>) -> Bool {
 
 private func checkComplete(_ head: RequestHead, _ bytes: UnsafeRawBufferPointer, limits: HTTPLimits) {
     let what = "request head"
-    require(head.headEnd <= limits.maxHeadBytes, "\(what): headEnd \(head.headEnd) past \(limits.maxHeadBytes)")
-    let walked = HeadGrammar.walk(bytes, headEnd: head.headEnd, what: what)
-    require(
-        head.headerCount == walked.fields.count,
-        "\(what): headerCount \(head.headerCount), \(walked.fields.count) lines")
-    require(head.headerCount <= limits.maxHeaderFields, "\(what): \(head.headerCount) fields past the limit")
-    HeadGrammar.compareFieldWalk(walked, { head.forEachField(in: bytes, $0) }, what: what)
+    let walked = HeadGrammar.checkedWalk(
+        bytes, headEnd: head.headEnd, headerCount: head.headerCount, limits: limits,
+        forEachField: { head.forEachField(in: bytes, $0) }, what: what)
 
     // request-line = method SP request-target SP HTTP-version
     let line = walked.startLine

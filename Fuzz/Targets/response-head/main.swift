@@ -82,13 +82,9 @@ private func checkComplete(
     _ head: ResponseHead, _ bytes: UnsafeRawBufferPointer, limits: HTTPLimits, method: HTTPMethod
 ) {
     let what = "response head"
-    require(head.headEnd <= limits.maxHeadBytes, "\(what): headEnd \(head.headEnd) past \(limits.maxHeadBytes)")
-    let walked = HeadGrammar.walk(bytes, headEnd: head.headEnd, what: what)
-    require(
-        head.headerCount == walked.fields.count,
-        "\(what): headerCount \(head.headerCount), \(walked.fields.count) lines")
-    require(head.headerCount <= limits.maxHeaderFields, "\(what): \(head.headerCount) fields past the limit")
-    HeadGrammar.compareFieldWalk(walked, { head.forEachField(in: bytes, $0) }, what: what)
+    let walked = HeadGrammar.checkedWalk(
+        bytes, headEnd: head.headEnd, headerCount: head.headerCount, limits: limits,
+        forEachField: { head.forEachField(in: bytes, $0) }, what: what)
 
     // status-line = HTTP-version SP status-code SP [ reason-phrase ], the SP before an empty reason optional.
     let line = Array(bytes[walked.startLine])

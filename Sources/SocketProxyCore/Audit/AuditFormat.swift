@@ -140,8 +140,8 @@ public enum AuditFormat {
     /// Appends a value as it is, with no escaping (the journal's fields take any bytes).
     static func appendRaw(_ value: Value, to out: inout AuditBuffer) {
         switch value {
-        case .number(let number): appendDecimal(number, to: &out)
-        case .word(let word): appendStatic(word, to: &out)
+        case .number(let number): out.appendDecimal(number)
+        case .word(let word): out.append(word)
         case .bytes(let bytes): out.append(bytes)
         case .text(let text): appendString(text, to: &out)
         case .host(let address): appendHost(address, to: &out)
@@ -162,7 +162,7 @@ public enum AuditFormat {
     /// Appends the one readable line: `deny POST /v1.41/containers/create -> 403 (rule CONTAINERS-read-only,
     /// client 127.0.0.1:40312, 212 us): only GET and HEAD are allowed (POST=0)`, escaped as asked.
     static func appendMessage(_ record: AuditRecord, _ escaping: Escaping = .line, to out: inout AuditBuffer) {
-        if record.phase == .start { appendStatic("start ", to: &out) }
+        if record.phase == .start { out.append("start ") }
         appendString(record.decision.rawValue, to: &out)
         out.append(UInt8(ascii: " "))
         if record.method.isEmpty {
@@ -181,26 +181,26 @@ public enum AuditFormat {
             appendEscaped(record.query, escaping, to: &out)
         }
         if record.phase == .end || record.status > 0 {
-            appendStatic(" -> ", to: &out)
-            appendDecimal(UInt64(max(record.status, 0)), to: &out)
+            out.append(" -> ")
+            out.appendDecimal(UInt64(max(record.status, 0)))
         }
-        appendStatic(" (", to: &out)
+        out.append(" (")
         if !record.rule.isEmpty {
-            appendStatic("rule ", to: &out)
+            out.append("rule ")
             appendEscaped(.text(record.rule), escaping, to: &out)
-            appendStatic(", ", to: &out)
+            out.append(", ")
         }
-        appendStatic("client ", to: &out)
+        out.append("client ")
         appendClient(record.client, to: &out)
         if record.phase == .end {
-            appendStatic(", ", to: &out)
-            appendDecimal(record.durationNanoseconds / 1000, to: &out)
-            appendStatic(" us", to: &out)
+            out.append(", ")
+            out.appendDecimal(record.durationNanoseconds / 1000)
+            out.append(" us")
         }
-        if record.upgraded { appendStatic(", upgraded", to: &out) }
+        if record.upgraded { out.append(", upgraded") }
         out.append(UInt8(ascii: ")"))
         if !record.reason.isEmpty, record.decision != .allow {
-            appendStatic(": ", to: &out)
+            out.append(": ")
             appendEscaped(.text(record.reason), escaping, to: &out)
         }
     }
@@ -209,14 +209,14 @@ public enum AuditFormat {
 
     /// Appends `level=info msg="..." request_id=1 ... duration_us=12` and a newline.
     static func appendLogfmtLine(_ record: AuditRecord, to out: inout AuditBuffer) {
-        appendStatic("level=", to: &out)
+        out.append("level=")
         appendString(record.priority.name, to: &out)
-        appendStatic(" msg=\"", to: &out)
+        out.append(" msg=\"")
         appendMessage(record, .quotedLine, to: &out)
         out.append(UInt8(ascii: "\""))
         forEachField(record) { field, value in
             out.append(UInt8(ascii: " "))
-            appendStatic(field.lineName, to: &out)
+            out.append(field.lineName)
             out.append(UInt8(ascii: "="))
             switch value {
             case .bytes(let bytes): appendLogfmtValue(bytes, to: &out)
@@ -229,15 +229,15 @@ public enum AuditFormat {
 
     /// Appends one JSON object with the same lower-case names as logfmt, and a newline.
     static func appendJSONLine(_ record: AuditRecord, to out: inout AuditBuffer) {
-        appendStatic("{\"level\":\"", to: &out)
+        out.append("{\"level\":\"")
         appendString(record.priority.name, to: &out)
-        appendStatic("\",\"msg\":\"", to: &out)
+        out.append("\",\"msg\":\"")
         appendMessage(record, .quotedLine, to: &out)
         out.append(UInt8(ascii: "\""))
         forEachField(record) { field, value in
-            appendStatic(",\"", to: &out)
-            appendStatic(field.lineName, to: &out)
-            appendStatic("\":", to: &out)
+            out.append(",\"")
+            out.append(field.lineName)
+            out.append("\":")
             if case .number = value {
                 appendRaw(value, to: &out)
             } else {
@@ -246,7 +246,7 @@ public enum AuditFormat {
                 out.append(UInt8(ascii: "\""))
             }
         }
-        appendStatic("}\n", to: &out)
+        out.append("}\n")
     }
 
     /// Appends the journal entries (`MESSAGE=...`, `PRIORITY=...`, `SYSLOG_IDENTIFIER=...`, `SOCKET_PROXY_*=...`) to
@@ -255,21 +255,21 @@ public enum AuditFormat {
         _ record: AuditRecord, identifier: String, to out: inout AuditBuffer, bounds: inout [Range<Int>]
     ) {
         var start = out.count
-        appendStatic("MESSAGE=", to: &out)
+        out.append("MESSAGE=")
         appendMessage(record, .line, to: &out)
         bounds.append(start..<out.count)
         start = out.count
-        appendStatic("PRIORITY=", to: &out)
-        appendDecimal(UInt64(record.priority.rawValue), to: &out)
+        out.append("PRIORITY=")
+        out.appendDecimal(UInt64(record.priority.rawValue))
         bounds.append(start..<out.count)
         start = out.count
-        appendStatic("SYSLOG_IDENTIFIER=", to: &out)
+        out.append("SYSLOG_IDENTIFIER=")
         appendString(identifier, to: &out)
         bounds.append(start..<out.count)
         forEachField(record) { field, value in
             let start = out.count
-            appendStatic("SOCKET_PROXY_", to: &out)
-            appendStatic(field.journalName, to: &out)
+            out.append("SOCKET_PROXY_")
+            out.append(field.journalName)
             out.append(UInt8(ascii: "="))
             appendRaw(value, to: &out)
             bounds.append(start..<out.count)
@@ -322,19 +322,9 @@ public enum AuditFormat {
 
     // MARK: Byte writers
 
-    @inline(__always)
-    static func appendStatic(_ text: StaticString, to out: inout AuditBuffer) {
-        out.append(text)
-    }
-
     /// Appends a String's bytes without allocating (see ``withBytes(of:_:)``).
     static func appendString(_ text: String, to out: inout AuditBuffer) {
         withBytes(of: text) { out.append($0) }
-    }
-
-    @inline(__always)
-    static func appendDecimal(_ value: UInt64, to out: inout AuditBuffer) {
-        out.appendDecimal(value)
     }
 
     /// Appends an address's host part (`127.0.0.1`, `::1`, a Unix path).
@@ -342,13 +332,13 @@ public enum AuditFormat {
         switch address {
         case .ipv4(let raw, _):
             let bytes = withUnsafeBytes(of: raw) { ($0[0], $0[1], $0[2], $0[3]) }
-            appendDecimal(UInt64(bytes.0), to: &out)
+            out.appendDecimal(UInt64(bytes.0))
             out.append(UInt8(ascii: "."))
-            appendDecimal(UInt64(bytes.1), to: &out)
+            out.appendDecimal(UInt64(bytes.1))
             out.append(UInt8(ascii: "."))
-            appendDecimal(UInt64(bytes.2), to: &out)
+            out.appendDecimal(UInt64(bytes.2))
             out.append(UInt8(ascii: "."))
-            appendDecimal(UInt64(bytes.3), to: &out)
+            out.appendDecimal(UInt64(bytes.3))
         case .ipv6(let raw, _):
             var text: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
             withUnsafeMutableBytes(of: &text) { buffer in
@@ -361,7 +351,7 @@ public enum AuditFormat {
         case .unix(let path):
             appendString(path, to: &out)
         case .unknown:
-            appendStatic("unknown", to: &out)
+            out.append("unknown")
         }
     }
 
@@ -374,17 +364,17 @@ public enum AuditFormat {
             if case .ipv6 = address { out.append(UInt8(ascii: "]")) }
             if let port = address.port {
                 out.append(UInt8(ascii: ":"))
-                appendDecimal(UInt64(port), to: &out)
+                out.appendDecimal(UInt64(port))
             }
         case .unixPeer(let pid, let uid, let gid):
-            appendStatic("pid=", to: &out)
-            appendDecimal(UInt64(max(pid, 0)), to: &out)
-            appendStatic(" uid=", to: &out)
-            appendDecimal(UInt64(uid), to: &out)
-            appendStatic(" gid=", to: &out)
-            appendDecimal(UInt64(gid), to: &out)
+            out.append("pid=")
+            out.appendDecimal(UInt64(max(pid, 0)))
+            out.append(" uid=")
+            out.appendDecimal(UInt64(uid))
+            out.append(" gid=")
+            out.appendDecimal(UInt64(gid))
         case .unknown:
-            appendStatic("unknown", to: &out)
+            out.append("unknown")
         }
     }
 
@@ -421,7 +411,7 @@ public enum AuditFormat {
             case UInt8(ascii: "\r"): out.append(UInt8(ascii: "r"))
             case UInt8(ascii: "\t"): out.append(UInt8(ascii: "t"))
             default:
-                appendStatic("u00", to: &out)
+                out.append("u00")
                 out.append(hex.utf8Start[Int(byte >> 4)])
                 out.append(hex.utf8Start[Int(byte & 0xF)])
             }
