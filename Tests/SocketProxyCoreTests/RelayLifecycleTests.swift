@@ -126,6 +126,24 @@ extension RelayTests {
             }
         }
 
+        /// Which answers shutdown cuts instead of waiting for: the table covers each suffix, its near misses and
+        /// the query flags that turn a stream on or off.
+        @Test(arguments: [
+            ("/events", "", true), ("/xevents", "", false), ("/events/x", "", false),
+            ("/containers/a/attach", "", true), ("/exec/a/attach/ws", "", true), ("/containers/a/wait", "", true),
+            ("/containers/a/logs", "follow=1", true), ("/containers/a/logs", "stdout=1&follow=true", true),
+            ("/containers/a/logs", "follow=0", false), ("/containers/a/logs", "", false),
+            ("/containers/a/stats", "", true), ("/containers/a/stats", "stream=0", false),
+            ("/containers/a/stats", "stream=false", false), ("/containers/a/statsx", "", false),
+            ("/attach", "", true), ("/wai", "", false), ("", "", false), ("/_ping", "", false),
+        ])
+        func openEndedAnswersAreKnownByPathAndQuery(path: String, query: String, openEnded: Bool) {
+            let result = Array(path.utf8).withUnsafeBytes { pathBytes in
+                Array(query.utf8).withUnsafeBytes { Connection.isOpenEnded(path: pathBytes, query: $0) }
+            }
+            #expect(result == openEnded)
+        }
+
         @Test func shutdownEndsAnOpenStreamAndWaitReturnsPromptly() throws {
             let event = Array("{\"status\":\"start\",\"id\":\"abc\"}\n".utf8)
             let chunk = Array(String(event.count, radix: 16).utf8) + Array("\r\n".utf8) + event + Array("\r\n".utf8)

@@ -22,6 +22,31 @@ extension RelayTests {
             }
         }
 
+        /// A keep-alive exchange wakes the loop for the request and for the answer, not a third time when the
+        /// daemon reads the request (a Unix socket reports room to write whenever its peer reads): the daemon
+        /// connection's registration includes writability only while a write to it would block. The twenty
+        /// mebibyte upload in the body tests is the case where it does.
+        @Test func aKeepAliveExchangeWakesTheLoopOnlyForTheRequestAndTheAnswer() throws {
+            try withRelay(script: { _ in .bytes(HTTPText.response(body: "OK")) }) { proxy, _ in
+                let loop = try #require(proxy.server.loops.first)
+                let client = try proxy.connect()
+                for _ in 0..<20 {
+                    try client.send(HTTPText.request("/_ping"))
+                    #expect(try client.readResponse().bodyText == "OK")
+                }
+                let exchanges: UInt64 = 200
+                let before = loop.iterations
+                for _ in 0..<exchanges {
+                    try client.send(HTTPText.request("/_ping"))
+                    #expect(try client.readResponse().bodyText == "OK")
+                }
+                let wakes = loop.iterations - before
+                // Two per exchange, and a few to spare for the loop's periodic tick and the client's own
+                // acknowledgements; a wake per daemon read would make it three per exchange.
+                #expect(wakes >= 2 * exchanges && wakes <= 2 * exchanges + exchanges / 4, "\(wakes) wakes")
+            }
+        }
+
         @Test(arguments: [
             (request: ["Connection: close"], response: [String]()),
             (request: [String](), response: ["Connection: close"]),

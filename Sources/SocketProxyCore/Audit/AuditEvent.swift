@@ -230,8 +230,9 @@ extension AuditEvent {
 public protocol AuditSink: AnyObject, Sendable {
     /// Records of lower priority (higher number) than this are not built at all.
     var threshold: AuditPriority { get }
-    /// Takes one record.
-    func record(_ record: AuditRecord)
+    /// Takes one record. The record is handed over (`consuming`), so a sink that keeps it can move it instead of
+    /// copying it; a conforming type may declare the parameter without the modifier.
+    func record(_ record: consuming AuditRecord)
 }
 
 extension AuditSink {

@@ -127,7 +127,8 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     /// Records in the ring, written or not, whose slots the writer has not yet handed back.
     var queuedCount: Int { lock.withLock { $0.count } }
 
-    public func record(_ record: AuditRecord) {
+    public func record(_ record: consuming AuditRecord) {
+        var record = record
         let waiting = lock.withLock { ring -> Int? in
             guard ring.count < capacity else { return nil }
             let length = min(
@@ -139,7 +140,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
                 (slots + ring.initialized).initialize(to: Slot())
                 ring.initialized += 1
             }
-            store(record, at: index, textStart: textStart, length: length)
+            store(&record, at: index, textStart: textStart, length: length)
             ring.count += 1
             return ring.count
         }
@@ -158,8 +159,10 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
         }
     }
 
-    /// Copies `record` into slot `index`, its text (`length` bytes, claimed at `textStart`) into the text ring.
-    private func store(_ record: AuditRecord, at index: Int, textStart: Int, length: Int) {
+    /// Moves `record` into slot `index` (leaving it with the slot's empty record), its text (`length` bytes, claimed
+    /// at `textStart`) copied into the text ring. Swapping, not assigning, spares retaining the record's strings
+    /// here and releasing them again when the caller's copy goes.
+    private func store(_ record: inout AuditRecord, at index: Int, textStart: Int, length: Int) {
         // SAFETY: `index` < capacity; [textStart, textStart + length) was claimed inside the text ring, and the
         // copies are clamped to `length`.
         let base = text + textStart
@@ -175,23 +178,25 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
         slots[index].queryCount = copy(record.query)
         slots[index].pathCount = copy(record.path)
         slots[index].textStart = textStart
-        slots[index].record = record
+        swap(&slots[index].record, &record)
     }
 
-    /// The record in slot `index`, its views pointing at its text in the text ring.
-    private func load(_ index: Int) -> AuditRecord {
-        let slot = slots[index]
-        let base = UnsafeRawPointer(text + slot.textStart)
-        var record = slot.record
+    /// The record in slot `index`, moved out (the slot keeps an empty record), its views pointing at its text in the
+    /// text ring.
+    private func take(_ index: Int) -> AuditRecord {
+        let slot = slots + index
+        let base = UnsafeRawPointer(text + slot.pointee.textStart)
+        var record = AuditRecord()
+        swap(&record, &slot.pointee.record)
         var offset = 0
         func view(_ count: Int) -> UnsafeRawBufferPointer {
             defer { offset += count }
             return UnsafeRawBufferPointer(start: base + offset, count: count)
         }
-        record.method = view(slot.methodCount)
-        record.apiVersion = view(slot.versionCount)
-        record.query = view(slot.queryCount)
-        record.path = view(slot.pathCount)
+        record.method = view(slot.pointee.methodCount)
+        record.apiVersion = view(slot.pointee.versionCount)
+        record.query = view(slot.pointee.queryCount)
+        record.path = view(slot.pointee.pathCount)
         return record
     }
 
@@ -234,7 +239,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
             // Take what is published; the slots stay reserved until they are written.
             let (start, count) = lock.withLock { ($0.head, $0.count) }
             for offset in 0..<count {
-                if backend.write(load((start + offset) % capacity)) {
+                if backend.write(take((start + offset) % capacity)) {
                     written.wrappingAdd(1, ordering: .relaxed)
                 } else {
                     dropped.wrappingAdd(1, ordering: .relaxed)
@@ -248,7 +253,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
                 totalDropped.wrappingAdd(UInt64(failed), ordering: .relaxed)
             }
             lock.withLock { ring in
-                for offset in 0..<count { slots[(start + offset) % capacity].record = AuditRecord() }
+                // The records were moved out as they were written, so the slots hold nothing to release.
                 ring.count -= count
                 ring.head = ring.count == 0 ? 0 : (ring.head + count) % capacity
                 ring.text.release(nextStart: ring.count == 0 ? nil : slots[ring.head].textStart)

@@ -94,10 +94,16 @@ public final class EventLoop: @unchecked Sendable {
         return registration
     }
 
-    /// Changes what a (level-triggered, non-exclusive) registration waits for.
-    public func modify(_ registration: Registration, interest: EventSet) throws(SystemError) {
+    /// Changes what a non-exclusive registration waits for; pass the `edgeTriggered` it was registered with. An
+    /// edge-triggered registration that gains an interest already satisfied gets an event for it at once, so
+    /// readiness that arrived before the change is not missed.
+    public func modify(
+        _ registration: Registration, interest: EventSet, edgeTriggered: Bool = false
+    ) throws(SystemError) {
         guard isCurrent(registration) else { return }
-        try Epoll.modify(epoll, registration.fd, events: interest.rawValue, token: registration.token)
+        var flags = interest.rawValue
+        if edgeTriggered { flags |= Epoll.edgeTriggered }
+        try Epoll.modify(epoll, registration.fd, events: flags, token: registration.token)
     }
 
     /// Removes a registration. Call it before closing the descriptor; events already fetched for it are dropped.

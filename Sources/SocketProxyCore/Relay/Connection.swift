@@ -134,6 +134,10 @@ final class Connection: EventHandler, TimerHandler {
     @exclusivity(unchecked) private var clientWritable = true
     @exclusivity(unchecked) private var upstreamReadable = false
     @exclusivity(unchecked) private var upstreamWritable = false
+    /// Whether the daemon connection's registration includes writability. It does only from the first write that
+    /// would block until the exchange ends: otherwise every read the daemon makes of a request would wake the loop
+    /// once more for nothing (a Unix socket reports room to write each time its peer reads).
+    @exclusivity(unchecked) private var upstreamWritesWatched = false
     /// The client shut down its sending side (EPOLLRDHUP), possibly with bytes still unread.
     @exclusivity(unchecked) private var clientHangup = false
     /// The daemon shut down its sending side (EPOLLRDHUP), possibly with bytes still unread.
@@ -220,6 +224,10 @@ final class Connection: EventHandler, TimerHandler {
         _modify { yield &attachedState.exchange }
     }
 
+    // Reads of the exchange go through `state` (`state?.exchange?.method`, `hasExchange`): the getter above returns
+    // a copy of the whole exchange, retaining its strings, only to read one field of it.
+    private var hasExchange: Bool { state?.exchange != nil }
+
     /// The state, attaching one if there is none (a write to the exchange of an idle connection).
     private var attachedState: ExchangeState {
         if let state { return state }
@@ -275,10 +283,10 @@ final class Connection: EventHandler, TimerHandler {
         case .none:
             return
         case .header:
-            if exchange == nil && !input.isEmpty {
+            if !hasExchange && !input.isEmpty {
                 startLocalExchange(decision: .malformed, status: 408, reason: "the request head did not arrive in time")
                 drive()
-            } else if exchange == nil {
+            } else if !hasExchange {
                 close()
             }
         case .idle, .linger:
@@ -296,7 +304,7 @@ final class Connection: EventHandler, TimerHandler {
 
     /// Stops serving: an idle connection closes now; a busy one closes after its current answer.
     func beginDrain() {
-        if exchange == nil {
+        if !hasExchange {
             close()
         } else if let current = exchange, current.openEnded || current.upgrade && current.streaming {
             abort(current.decided, reason: "ended by the proxy shutting down")
@@ -315,13 +323,39 @@ final class Connection: EventHandler, TimerHandler {
             let movedResponse = pumpResponse()
             if !(movedRequest || movedResponse) { break }
         }
+        if !upstreamWritable && !upstreamWritesWatched && upstream != nil {
+            if let error = watchUpstreamWrites(true) {
+                failUpstream(reason: "cannot wait for the Docker daemon connection: \(error)", status: 502)
+                drive()
+            }
+        }
     }
+
+    /// Adds writability to the daemon connection's registration (a write to it would block), or takes it away
+    /// again; the error if epoll refused. Gaining the interest when the socket has room again by then reports it
+    /// at once, so nothing is missed. A connection still watched is never pooled.
+    @discardableResult
+    private func watchUpstreamWrites(_ watch: Bool) -> SystemError? {
+        guard let registration = upstreamRegistration, upstreamWritesWatched != watch else { return nil }
+        do {
+            try context.loop.modify(
+                registration, interest: watch ? [.readable, .writable, .readHangup] : Self.upstreamInterest,
+                edgeTriggered: true)
+            upstreamWritesWatched = watch
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// What a daemon connection is registered for between writes that block.
+    private static let upstreamInterest: EventSet = [.readable, .readHangup]
 
     private func pumpRequest() -> Bool {
         if lingering { return discardLingering() }
         switch requestPhase {
         case .head:
-            guard exchange == nil else { return false }
+            guard !hasExchange else { return false }
             return readHead()
         case .forwarding(let count):
             return forwardRequest(count)
@@ -594,13 +628,13 @@ final class Connection: EventHandler, TimerHandler {
     /// Endpoints whose answer lasts as long as a side wants: `/events`, `logs` with `follow`, `stats` unless
     /// `stream=0`, `attach`, `wait`.
     static func isOpenEnded(path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer) -> Bool {
+        // Keyword.equals compares a word or two at a time; this runs for every request.
         func hasSuffix(_ suffix: StaticString) -> Bool {
             let count = suffix.utf8CodeUnitCount
-            guard path.count >= count else { return false }
-            return UnsafeRawBufferPointer(start: suffix.utf8Start, count: count)
-                .elementsEqual(path[(path.count - count)...])
+            guard path.count >= count, let base = path.baseAddress else { return false }
+            return Keyword.equals(base + (path.count - count), suffix, ignoringCase: false)
         }
-        if path.elementsEqual("/events".utf8) { return true }
+        if path.count == 7 && hasSuffix("/events") { return true }
         if hasSuffix("/attach") || hasSuffix("/attach/ws") || hasSuffix("/wait") { return true }
         if hasSuffix("/logs") { return queryFlag(query, "follow") == true }
         if hasSuffix("/stats") { return queryFlag(query, "stream") != false }
@@ -962,7 +996,7 @@ final class Connection: EventHandler, TimerHandler {
     // MARK: Responses
 
     private func readResponseHead() -> Bool {
-        guard upstream != nil, let method = exchange?.method else { return false }
+        guard upstream != nil, let method = state?.exchange?.method else { return false }
         while true {
             if !output.isEmpty {
                 switch responseParser.parse(output.readable, requestMethod: method) {
@@ -1009,7 +1043,7 @@ final class Connection: EventHandler, TimerHandler {
             exchange?.upstreamReusable = false
         }
         if head.upgrade {
-            guard exchange?.upgrade == true else {
+            guard state?.exchange?.upgrade == true else {
                 failUpstream(reason: "the Docker daemon switched protocols without being asked to", status: 502)
                 return
             }
@@ -1056,11 +1090,11 @@ final class Connection: EventHandler, TimerHandler {
 
     /// A response whose body does not arrive at once is a stream as far as timeouts go.
     private func markStreaming() {
-        guard exchange?.streaming == false else { return }
+        guard state?.exchange?.streaming == false else { return }
         exchange?.streaming = true
         context.statistics.activeStreams.wrappingAdd(1, ordering: .relaxed)
         if context.streamIdleTimeout > 0 { setTimer(.stream, after: context.streamIdleTimeout) }
-        if exchange?.openEnded == true { recordStart() }
+        if state?.exchange?.openEnded == true { recordStart() }
     }
 
     private func requestPhaseForTunnel() -> RequestPhase {
@@ -1383,6 +1417,7 @@ final class Connection: EventHandler, TimerHandler {
             upstream = fd
             upstreamRegistration = registration
             upstreamWritable = true
+            upstreamWritesWatched = false  // the pool keeps only connections without the interest
             upstreamReadable = false
             upstreamHangup = false
             responsePhase = .head
@@ -1394,8 +1429,9 @@ final class Connection: EventHandler, TimerHandler {
             case .processed(let fd):
                 upstream = fd
                 upstreamRegistration = try context.loop.register(
-                    fd, interest: [.readable, .writable, .readHangup], edgeTriggered: true, handler: self)
+                    fd, interest: Self.upstreamInterest, edgeTriggered: true, handler: self)
                 upstreamWritable = true
+                upstreamWritesWatched = false
                 upstreamReadable = false
                 responsePhase = .head
                 cancelTimer()
@@ -1420,7 +1456,7 @@ final class Connection: EventHandler, TimerHandler {
 
     /// The daemon failed before any of its answer reached the client: answer 502 (or `status`) ourselves.
     private func failUpstream(reason: String, status: Int) {
-        guard exchange != nil else {
+        guard hasExchange else {
             closeUpstream()
             return
         }
@@ -1428,7 +1464,7 @@ final class Connection: EventHandler, TimerHandler {
         exchange?.decided = .upstreamError
         exchange?.upstreamReusable = false
         closeUpstream()
-        if exchange!.bytesOut > 0 || exchange!.streaming {
+        if state!.exchange!.bytesOut > 0 || state!.exchange!.streaming {
             abort(.upstreamError, reason: reason)
             return
         }
@@ -1439,7 +1475,7 @@ final class Connection: EventHandler, TimerHandler {
         }
         requestPhase = .sent
         releasePipe(&requestPipe)
-        respond(status: status, message: "socket-proxy: \(reason)", close: exchange!.closeAfter)
+        respond(status: status, message: "socket-proxy: \(reason)", close: state!.exchange!.closeAfter)
     }
 
     private func upstreamBroke(_ error: SystemError) {
@@ -1452,8 +1488,11 @@ final class Connection: EventHandler, TimerHandler {
         guard let fd = upstream else { return }
         // Only a connection between exchanges can be reused: nothing of an answer may still be on its way.
         let between = responsePhase == .idle && requestPhase == .head
+        if reusable && between { watchUpstreamWrites(false) }
         if let registration = upstreamRegistration {
-            if reusable && between && !upstreamHangup && output.isEmpty && requestPipe == nil && responsePipe == nil {
+            if reusable && between && !upstreamHangup && output.isEmpty && requestPipe == nil && responsePipe == nil
+                && !upstreamWritesWatched
+            {
                 context.upstreams.give(fd, registration: registration)
             } else {
                 context.loop.deregister(registration, closing: true)
@@ -1466,6 +1505,7 @@ final class Connection: EventHandler, TimerHandler {
         upstreamRegistration = nil
         upstreamReadable = false
         upstreamWritable = false
+        upstreamWritesWatched = false
         upstreamHangup = false
         releasePipe(&requestPipe)
         releasePipe(&responsePipe)
@@ -1490,12 +1530,12 @@ final class Connection: EventHandler, TimerHandler {
         exchange?.status = status
         if close { exchange?.closeAfter = true }
         if exchange?.reason.isEmpty == true { exchange?.reason = message }
-        switch exchange!.decided {
+        switch state!.exchange!.decided {
         case .deny: context.statistics.deniedRequests.wrappingAdd(1, ordering: .relaxed)
         case .malformed: context.statistics.malformedRequests.wrappingAdd(1, ordering: .relaxed)
         default: break
         }
-        local = LocalResponse.make(status: status, message: message, close: exchange!.closeAfter)
+        local = LocalResponse.make(status: status, message: message, close: state!.exchange!.closeAfter)
         // The request goes no further than here (a head answered at once, or a body read for inspection).
         switch requestPhase {
         case .head, .collecting: requestPhase = .sent
@@ -1547,14 +1587,18 @@ final class Connection: EventHandler, TimerHandler {
     }
 
     private func endExchange() {
-        guard let finished = exchange else { return }
+        guard let finished = state?.exchange.take() else { return }
         if finished.decided == .allow { context.statistics.allowedRequests.wrappingAdd(1, ordering: .relaxed) }
         if finished.streaming { context.statistics.activeStreams.wrappingSubtract(1, ordering: .relaxed) }
         record(finished, decision: finished.decided, reason: nil)
-        exchange = nil
         releasePipe(&requestPipe)
         releasePipe(&responsePipe)
-        if !finished.upstreamReusable { closeUpstream() }
+        if !finished.upstreamReusable {
+            closeUpstream()
+        } else {
+            // The next exchange on this connection starts again without the interest.
+            watchUpstreamWrites(false)
+        }
         requestPhase = .head
         responsePhase = .idle
         if finished.closeAfter || context.draining || clientEnded && input.isEmpty {
@@ -1647,7 +1691,7 @@ final class Connection: EventHandler, TimerHandler {
     func close() {
         guard !isClosed else { return }
         // A daemon connection is reusable only between exchanges.
-        let idle = exchange == nil && collection == nil
+        let idle = !hasExchange && collection == nil
         if let current = exchange {
             if current.streaming { context.statistics.activeStreams.wrappingSubtract(1, ordering: .relaxed) }
             record(current, decision: current.decided == .allow ? .clientGone : current.decided,
