@@ -23,7 +23,7 @@ extension AuditBackend {
     public func flush() -> Int { 0 }
 }
 
-/// An ``AuditSink`` that never blocks its callers and allocates nothing per record: each record is copied into a
+/// An ``AuditSink`` that never blocks its callers and allocates nothing per record: each record is moved into a
 /// slot of a preallocated ring, its text (method, API version, query and path: at most 1,024 bytes, truncated when
 /// longer) into a preallocated text ring where it takes only its own length, and a writer thread passes batches to
 /// a backend, waking every `batchInterval`, or sooner once 1,024 records (or half the ring, if that is fewer) are
@@ -128,7 +128,6 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     var queuedCount: Int { lock.withLock { $0.count } }
 
     public func record(_ record: consuming AuditRecord) {
-        var record = record
         let waiting = lock.withLock { ring -> Int? in
             guard ring.count < capacity else { return nil }
             let length = min(

@@ -1488,8 +1488,8 @@ final class Connection: EventHandler, TimerHandler {
         guard let fd = upstream else { return }
         // Only a connection between exchanges can be reused: nothing of an answer may still be on its way.
         let between = responsePhase == .idle && requestPhase == .head
-        if reusable && between { watchUpstreamWrites(false) }
         if let registration = upstreamRegistration {
+            // Still watched for writes only if endExchange could not take the interest away: not pooled then.
             if reusable && between && !upstreamHangup && output.isEmpty && requestPipe == nil && responsePipe == nil
                 && !upstreamWritesWatched
             {
