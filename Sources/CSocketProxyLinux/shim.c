@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -80,6 +81,19 @@ int CSocketProxyLinux_eventfd(void) {
 
 int CSocketProxyLinux_eventfd_blocking(void) {
     return eventfd(0, EFD_CLOEXEC);
+}
+
+int CSocketProxyLinux_timerfd(void) {
+    return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+}
+
+int CSocketProxyLinux_timerfd_set(int fd, uint64_t deadline_ns) {
+    struct itimerspec spec = {0};
+    /* An it_value of zero would disarm the timer; monotonic time 1 ns is as much in the past. */
+    if (deadline_ns == 0) deadline_ns = 1;
+    spec.it_value.tv_sec = (time_t)(deadline_ns / 1000000000u);
+    spec.it_value.tv_nsec = (long)(deadline_ns % 1000000000u);
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
 }
 
 int CSocketProxyLinux_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {

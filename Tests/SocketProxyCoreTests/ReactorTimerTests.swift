@@ -1,8 +1,13 @@
-// Tests for the reactor's timers: the indexed heap behind LoopTimer, and timers firing on a real loop.
+// Tests for the reactor's timers: the indexed heap behind LoopTimer, timers firing on a real loop, and the timerfd
+// that ends its waits.
 import Synchronization
 import Testing
 
 @testable import SocketProxyCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Owns timers in the tests and remembers which fired, in order.
 final class TimerLog: TimerHandler {
@@ -185,5 +190,94 @@ struct ReactorLoopTimerTests {
         }
         #expect(owner.fired.count == 3)
         #expect(!timer.isScheduled)
+    }
+}
+
+/// How a wait ends at the next deadline: the loop's timerfd, set when a deadline comes earlier than the one it is set
+/// for, and left alone when deadlines move later.
+struct ReactorWaitDeadlineTests {
+    @Test func deadlinesThatMoveLaterSetTheKernelTimerOnceForManyWaits() throws {
+        let loop = try EventLoop()
+        let owner = TimerLog()
+        let timer = LoopTimer(handler: owner)
+        let (read, write) = try Linux.pipe()
+        defer {
+            Linux.close(read)
+            Linux.close(write)
+        }
+        let log = EventLog()
+        log.onEvent = { _ in
+            var byte: UInt8 = 0
+            _ = Glibc.read(read.rawValue, &byte, 1)
+        }
+        try loop.register(read, interest: .readable, handler: log)
+        for round in 0..<200 {
+            // What a keep-alive connection does: a header deadline when a request starts, an idle one after it.
+            loop.schedule(timer, after: round.isMultiple(of: 2) ? 10_000_000_000 : 60_000_000_000)
+            var byte: UInt8 = 1
+            #expect(Glibc.write(write.rawValue, &byte, 1) == 1)
+            loop.runOnce(maximumWaitMilliseconds: 1000)
+        }
+        #expect(log.events.count == 200)
+        #expect(owner.fired.isEmpty)
+        // Once for the first wait; again only if the 200 rounds outlast the one-second bound it was set for.
+        #expect(loop.timerSettings >= 1)
+        #expect(loop.timerSettings <= 3, "the timerfd was set \(loop.timerSettings) times for 200 waits")
+    }
+
+    /// A loop that has waited once with `timer` due `nanoseconds` from now, and so set its timerfd for it.
+    private func loopAfterOneWait(scheduling timer: LoopTimer, after nanoseconds: UInt64) throws -> EventLoop {
+        let loop = try EventLoop()
+        loop.schedule(timer, after: nanoseconds)
+        // The task ends the wait at once, after the timerfd was set.
+        loop.execute {}
+        loop.runOnce(maximumWaitMilliseconds: -1)
+        #expect(loop.timerSettings == 1)
+        return loop
+    }
+
+    @Test func anEarlierDeadlineEndsTheWaitOnTime() throws {
+        let owner = TimerLog()
+        let distant = LoopTimer(handler: owner)
+        let soon = LoopTimer(handler: owner)
+        let loop = try loopAfterOneWait(scheduling: distant, after: 5_000_000_000)
+        loop.schedule(soon, after: 30_000_000)
+        let start = Linux.monotonicNanoseconds()
+        // Without setting the timerfd again, this wait would last until the distant deadline.
+        loop.runOnce(maximumWaitMilliseconds: -1)
+        let waited = Linux.monotonicNanoseconds() - start
+        #expect(owner.fired == [ObjectIdentifier(soon)])
+        #expect(waited < 1_000_000_000, "waited \(waited / 1_000_000) ms for a timer due in 30")
+        #expect(loop.timerSettings == 2)
+        #expect(distant.isScheduled)
+    }
+
+    @Test func aDeadlineMovedLaterEndsOneWaitEarlyWithNothingDue() throws {
+        let owner = TimerLog()
+        let timer = LoopTimer(handler: owner)
+        let loop = try loopAfterOneWait(scheduling: timer, after: 20_000_000)
+        loop.schedule(timer, after: 100_000_000)
+        let moved = loop.now
+        var firedAt: UInt64 = 0
+        owner.onFire = { _ in firedAt = Linux.monotonicNanoseconds() }
+        var waits = 0
+        while owner.fired.isEmpty && waits < 10 {
+            loop.runOnce(maximumWaitMilliseconds: -1)
+            waits += 1
+        }
+        #expect(owner.fired.count == 1)
+        #expect(firedAt - moved >= 100_000_000)
+        // The first wait ends at the old deadline with nothing due and sets the timerfd for the new one.
+        #expect(waits == 2)
+        #expect(loop.timerSettings == 2)
+    }
+
+    @Test func aWaitWithNothingToDoEndsAfterItsMaximum() throws {
+        let loop = try EventLoop()
+        let start = Linux.monotonicNanoseconds()
+        loop.runOnce(maximumWaitMilliseconds: 50)
+        let waited = Linux.monotonicNanoseconds() - start
+        #expect(waited >= 50_000_000)
+        #expect(waited < 1_000_000_000)
     }
 }

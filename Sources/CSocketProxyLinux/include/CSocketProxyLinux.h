@@ -56,6 +56,10 @@ int CSocketProxyLinux_accept(int fd, struct sockaddr *addr, socklen_t *len);
 int CSocketProxyLinux_eventfd(void);
 /* A blocking eventfd, for a thread that sleeps in read(2) until woken. */
 int CSocketProxyLinux_eventfd_blocking(void);
+/* A nonblocking timerfd on CLOCK_MONOTONIC. */
+int CSocketProxyLinux_timerfd(void);
+/* Arms it to expire once at the absolute monotonic time deadline_ns (a time already past expires at once). */
+int CSocketProxyLinux_timerfd_set(int fd, uint64_t deadline_ns);
 /* SO_PEERCRED of a Unix socket; struct ucred needs _GNU_SOURCE. */
 int CSocketProxyLinux_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 

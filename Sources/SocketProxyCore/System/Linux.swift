@@ -105,6 +105,16 @@ public enum Linux {
         FileDescriptor(rawValue: try blockingSyscall("eventfd") { CSocketProxyLinux_eventfd() })
     }
 
+    /// Opens a nonblocking timerfd on the monotonic clock, disarmed.
+    public static func timerfd() throws(SystemError) -> FileDescriptor {
+        FileDescriptor(rawValue: try blockingSyscall("timerfd_create") { CSocketProxyLinux_timerfd() })
+    }
+
+    /// Arms a timerfd to expire once at `deadline` (monotonic nanoseconds; a deadline already past expires at once).
+    public static func setTimer(_ fd: FileDescriptor, deadline: UInt64) throws(SystemError) {
+        _ = try blockingSyscall("timerfd_settime") { CSocketProxyLinux_timerfd_set(fd.rawValue, deadline) }
+    }
+
     /// Sets an integer socket option.
     public static func setOption(
         _ fd: FileDescriptor, level: Int32, name: Int32, value: Int32
