@@ -188,12 +188,41 @@ struct ReactorRegistrationTests {
     }
 }
 
-/// `EventLoop.modify(_:interest:)` on a level-triggered registration.
+/// `EventLoop.modify(_:interest:)` on level- and edge-triggered registrations.
 struct ReactorModifyTests {
+    /// A connected pair of nonblocking Unix stream sockets.
+    private func makeSocketPair() throws -> [Int32] {
+        var pair: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue), 0, &pair) == 0)
+        return pair
+    }
+
+    @Test func modifyKeepsAnEdgeTriggeredRegistrationEdgeTriggered() throws {
+        let loop = try EventLoop()
+        let pair = try makeSocketPair()
+        defer { close(pair[0]); close(pair[1]) }
+        let log = EventLog()
+        let registration = try loop.register(
+            FileDescriptor(rawValue: pair[0]), interest: .readable, edgeTriggered: true, handler: log)
+
+        _ = send(pair[1], "x", 1, 0)
+        loop.runOnce(maximumWaitMilliseconds: 100)
+        #expect(log.events.count == 1)
+        loop.runOnce(maximumWaitMilliseconds: 0)
+        #expect(log.events.count == 1, "an edge is reported once")
+
+        // Gaining an interest that already holds reports it at once, and once only: still edge-triggered.
+        try loop.modify(registration, interest: [.readable, .writable])
+        loop.runOnce(maximumWaitMilliseconds: 0)
+        #expect(log.events.count == 2)
+        #expect(log.events.last?.events.contains(.writable) == true)
+        loop.runOnce(maximumWaitMilliseconds: 0)
+        #expect(log.events.count == 2, "a level-triggered registration would report writable again")
+    }
+
     @Test func modifyChangesWhatARegistrationWaitsFor() throws {
         let loop = try EventLoop()
-        var pair: [Int32] = [-1, -1]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue), 0, &pair) == 0)
+        let pair = try makeSocketPair()
         defer { close(pair[0]); close(pair[1]) }
         let log = EventLog()
         let registration = try loop.register(FileDescriptor(rawValue: pair[0]), interest: .readable, handler: log)

@@ -213,8 +213,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
     }
 
     private func wake() {
-        var one: UInt64 = 1
-        _ = withUnsafeBytes(of: &one) { Glibc.write(wakeFD, $0.baseAddress, 8) }
+        Linux.signalCounter(FileDescriptor(rawValue: wakeFD))
     }
 
     private func sleep() {
@@ -222,8 +221,7 @@ public final class AuditWriter: AuditSink, @unchecked Sendable {
         var descriptor = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(batchInterval.nanoseconds / 1_000_000)
         if poll(&descriptor, 1, max(milliseconds, 1)) > 0 {
-            var value: UInt64 = 0
-            _ = withUnsafeMutableBytes(of: &value) { Glibc.read(wakeFD, $0.baseAddress, 8) }
+            Linux.resetCounter(FileDescriptor(rawValue: wakeFD))
         }
         sleeping.store(false, ordering: .releasing)
     }

@@ -31,6 +31,8 @@ public final class EventLoop: @unchecked Sendable {
 
     private struct Slot {
         var generation: UInt32 = 0
+        /// How the registration was made, kept by ``modify(_:interest:)``.
+        var edgeTriggered = false
         var handler: EventHandler?
     }
 
@@ -107,18 +109,17 @@ public final class EventLoop: @unchecked Sendable {
         if exclusive { flags |= Epoll.exclusive }
         try Epoll.add(epoll, fd, events: flags, token: registration.token)
         slots[index].handler = handler
+        slots[index].edgeTriggered = edgeTriggered
         return registration
     }
 
-    /// Changes what a non-exclusive registration waits for; pass the `edgeTriggered` it was registered with. An
-    /// edge-triggered registration that gains an interest already satisfied gets an event for it at once, so
+    /// Changes what a non-exclusive registration waits for; it stays edge- or level-triggered as it was registered.
+    /// An edge-triggered registration that gains an interest already satisfied gets an event for it at once, so
     /// readiness that arrived before the change is not missed.
-    public func modify(
-        _ registration: Registration, interest: EventSet, edgeTriggered: Bool = false
-    ) throws(SystemError) {
+    public func modify(_ registration: Registration, interest: EventSet) throws(SystemError) {
         guard isCurrent(registration) else { return }
         var flags = interest.rawValue
-        if edgeTriggered { flags |= Epoll.edgeTriggered }
+        if slots[Int(registration.fd.rawValue)].edgeTriggered { flags |= Epoll.edgeTriggered }
         try Epoll.modify(epoll, registration.fd, events: flags, token: registration.token)
     }
 
@@ -187,13 +188,11 @@ public final class EventLoop: @unchecked Sendable {
 
     private func wake() {
         guard !wakePending.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        var one: UInt64 = 1
-        _ = withUnsafeBytes(of: &one) { Glibc.write(wakeFD.rawValue, $0.baseAddress, 8) }
+        Linux.signalCounter(wakeFD)
     }
 
     private func drainWake() {
-        var value: UInt64 = 0
-        _ = withUnsafeMutableBytes(of: &value) { Glibc.read(wakeFD.rawValue, $0.baseAddress, 8) }
+        Linux.resetCounter(wakeFD)
         wakePending.store(false, ordering: .releasing)
         let tasks = pending.withLock { list -> [@Sendable () -> Void] in
             let taken = list
@@ -234,8 +233,7 @@ public final class EventLoop: @unchecked Sendable {
                 continue
             }
             if event.data == Self.timerToken {
-                var expirations: UInt64 = 0
-                _ = withUnsafeMutableBytes(of: &expirations) { Glibc.read(timerFD.rawValue, $0.baseAddress, 8) }
+                Linux.resetCounter(timerFD)
                 armedDeadline = nil
                 continue
             }

@@ -339,8 +339,7 @@ final class Connection: EventHandler, TimerHandler {
         guard let registration = upstreamRegistration, upstreamWritesWatched != watch else { return nil }
         do {
             try context.loop.modify(
-                registration, interest: watch ? [.readable, .writable, .readHangup] : Self.upstreamInterest,
-                edgeTriggered: true)
+                registration, interest: watch ? [.readable, .writable, .readHangup] : Self.upstreamInterest)
             upstreamWritesWatched = watch
             return nil
         } catch {

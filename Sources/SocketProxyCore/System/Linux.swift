@@ -105,6 +105,19 @@ public enum Linux {
         FileDescriptor(rawValue: try blockingSyscall("eventfd") { CSocketProxyLinux_eventfd() })
     }
 
+    /// Adds 1 to an eventfd's counter, which makes it readable (wakes whoever waits on it).
+    public static func signalCounter(_ fd: FileDescriptor) {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { Glibc.write(fd.rawValue, $0.baseAddress, 8) }
+    }
+
+    /// Reads an eventfd's or timerfd's counter, which sets it back to 0 (not readable); nothing happens when it is
+    /// already 0 and the descriptor is nonblocking.
+    public static func resetCounter(_ fd: FileDescriptor) {
+        var value: UInt64 = 0
+        _ = withUnsafeMutableBytes(of: &value) { Glibc.read(fd.rawValue, $0.baseAddress, 8) }
+    }
+
     /// Opens a nonblocking timerfd on the monotonic clock, disarmed.
     public static func timerfd() throws(SystemError) -> FileDescriptor {
         FileDescriptor(rawValue: try blockingSyscall("timerfd_create") { CSocketProxyLinux_timerfd() })
